@@ -1,0 +1,23 @@
+"""The renderer: ECG paper from real signals, with the exact truth of what was drawn."""
+
+from ecgtrace.render.page import layout_rows, normalise_lead_names, render_page
+from ecgtrace.render.spec import A4_MM, GRID_COLOURS, LAYOUTS, LETTER_MM, GridStyle, PageSpec, SpecError
+from ecgtrace.render.truth import ALPHA_THRESHOLD, PageTruth, PulseTruth, Rendered, SegmentTruth
+
+__all__ = [
+    "A4_MM",
+    "ALPHA_THRESHOLD",
+    "GRID_COLOURS",
+    "LAYOUTS",
+    "LETTER_MM",
+    "GridStyle",
+    "PageSpec",
+    "PageTruth",
+    "PulseTruth",
+    "Rendered",
+    "SegmentTruth",
+    "SpecError",
+    "layout_rows",
+    "normalise_lead_names",
+    "render_page",
+]

@@ -1,0 +1,131 @@
+"""What a page looks like: layout, paper settings, grid and ink styles.
+
+All lengths are in mm on paper; colours are RGB uint8 triples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from ecgtrace.types import LEAD_NAMES
+
+Colour = tuple[int, int, int]
+
+LETTER_MM: tuple[float, float] = (215.9, 279.4)  # (height, width), landscape
+A4_MM: tuple[float, float] = (210.0, 297.0)
+PAPER_SIZES: dict[str, tuple[float, float]] = {"letter": LETTER_MM, "a4": A4_MM}
+
+LAYOUTS: tuple[str, ...] = ("3x4", "6x2", "12x1", "single")
+FONTS: tuple[str, ...] = ("simplex", "duplex", "complex", "triplex", "plain", "italic")
+
+# Colours of the grid styles most often seen on paper (minor, major).
+GRID_COLOURS: dict[str, tuple[Colour, Colour]] = {
+    "pink": ((250, 200, 210), (240, 140, 160)),
+    "red": ((245, 170, 170), (225, 80, 80)),
+    "orange": ((250, 205, 160), (240, 150, 80)),
+    "green": ((190, 230, 190), (110, 190, 120)),
+    "blue": ((190, 210, 245), (110, 150, 220)),
+    "grey": ((215, 215, 215), (160, 160, 160)),
+}
+
+# The limb leads as they appear in the first six positions of a layout.
+LIMB_ORDERS: dict[str, tuple[str, ...]] = {
+    "standard": ("I", "II", "III", "aVR", "aVL", "aVF"),
+    "cabrera": ("aVL", "I", "-aVR", "II", "aVF", "III"),
+}
+
+
+class SpecError(ValueError):
+    """A page specification that cannot be rendered."""
+
+
+@dataclass(frozen=True)
+class GridStyle:
+    """The printed grid: 1 mm minor and 5 mm major lines."""
+
+    style: Literal["solid", "dotted", "none"] = "solid"
+    minor_colour: Colour = GRID_COLOURS["pink"][0]
+    major_colour: Colour = GRID_COLOURS["pink"][1]
+    minor_width_mm: float = 0.08
+    major_width_mm: float = 0.2
+    paper_colour: Colour = (255, 255, 255)
+
+    @classmethod
+    def named(cls, name: str, **options: object) -> GridStyle:
+        """A grid in one of :data:`GRID_COLOURS` (``pink``, ``red``, ...), other fields as given."""
+        if name not in GRID_COLOURS:
+            raise SpecError(f"unknown grid colour {name!r}; choose from {sorted(GRID_COLOURS)}")
+        minor, major = GRID_COLOURS[name]
+        return replace(cls(minor_colour=minor, major_colour=major), **options)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """Everything that decides how a 12-lead signal is drawn on a page.
+
+    ``layout`` is one of ``3x4`` (with ``rhythm_leads``, 0-3), ``6x2`` (0-1 rhythm leads), ``12x1``
+    or ``single`` (one strip of ``single_lead``). ``lead_order="cabrera"`` replaces the limb leads
+    I, II, III, aVR, aVL, aVF by aVL, I, -aVR, II, aVF, III.
+    ``page_mm`` is (height, width) in mm, or None to fit the page to its content.
+    ``row_spacing_mm`` None spreads the rows over the page. ``overlap`` in [0, 1] tightens the row
+    spacing (down to 40 % at 1) so that large complexes cross into the neighbouring rows.
+    """
+
+    layout: str = "3x4"
+    rhythm_leads: tuple[str, ...] = ("II",)
+    lead_order: str = "standard"
+    single_lead: str = "II"
+    duration_s: float | None = None
+    speed_mm_s: float = 25.0
+    gain_mm_mv: float = 10.0
+    dpi: float = 200.0
+    page_mm: tuple[float, float] | None = LETTER_MM
+    margin_mm: float = 10.0
+    header_mm: float = 15.0
+    header_text: str | None = None
+    row_spacing_mm: float | None = None
+    overlap: float = 0.0
+    grid: GridStyle = field(default_factory=GridStyle)
+    trace_colour: Colour = (0, 0, 0)
+    trace_width_mm: float = 0.3
+    labels: bool = True
+    font: str = "simplex"
+    font_mm: float = 3.5
+    separators: bool = True
+    calibration: Literal["left", "right", "none"] = "left"
+
+    @property
+    def px_per_mm(self) -> float:
+        return self.dpi / 25.4
+
+    def validate(self) -> None:
+        """Raise :class:`SpecError` with a one-line reason if the spec cannot be drawn."""
+        if self.layout not in LAYOUTS:
+            raise SpecError(f"unknown layout {self.layout!r}; choose from {', '.join(LAYOUTS)}")
+        if not self.dpi > 0:
+            raise SpecError(f"dpi must be > 0, got {self.dpi}")
+        if self.dpi > 1200:
+            raise SpecError(f"dpi {self.dpi} is above the supported 1200")
+        if not (self.speed_mm_s > 0 and self.gain_mm_mv > 0):
+            raise SpecError("paper speed (mm/s) and gain (mm/mV) must be > 0")
+        if self.lead_order not in LIMB_ORDERS:
+            raise SpecError(f"unknown lead order {self.lead_order!r}; choose standard or cabrera")
+        max_rhythm = {"3x4": 3, "6x2": 1}.get(self.layout, 0)
+        if len(self.rhythm_leads) > max_rhythm and self.layout in ("3x4", "6x2"):
+            raise SpecError(f"layout {self.layout} takes at most {max_rhythm} rhythm strips")
+        for lead in (*self.rhythm_leads, self.single_lead):
+            if lead not in LEAD_NAMES:
+                raise SpecError(f"unknown lead {lead!r}; leads are {', '.join(LEAD_NAMES)}")
+        if not 0.0 <= self.overlap <= 1.0:
+            raise SpecError(f"overlap must be in [0, 1], got {self.overlap}")
+        if self.font not in FONTS:
+            raise SpecError(f"unknown font {self.font!r}; choose from {', '.join(FONTS)}")
+        if self.trace_width_mm <= 0 or self.margin_mm < 0 or self.header_mm < 0:
+            raise SpecError("trace width must be > 0 and margins >= 0 (mm)")
+        if self.page_mm is not None and min(self.page_mm) <= 0:
+            raise SpecError(f"page size must be > 0 mm, got {self.page_mm}")
+        if self.calibration not in ("left", "right", "none"):
+            raise SpecError(f"calibration must be left, right or none, got {self.calibration!r}")
+        if self.grid.style not in ("solid", "dotted", "none"):
+            raise SpecError(f"grid style must be solid, dotted or none, got {self.grid.style!r}")

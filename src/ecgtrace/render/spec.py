@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+import numpy as np
+
 from ecgtrace.types import LEAD_NAMES
 
 Colour = tuple[int, int, int]
@@ -129,3 +131,56 @@ class PageSpec:
             raise SpecError(f"calibration must be left, right or none, got {self.calibration!r}")
         if self.grid.style not in ("solid", "dotted", "none"):
             raise SpecError(f"grid style must be solid, dotted or none, got {self.grid.style!r}")
+
+
+def random_spec(
+    rng: int | np.random.Generator | None = None,
+    *,
+    overlap: float | None = None,
+    dpi: tuple[float, float] = (100.0, 300.0),
+    layouts: tuple[str, ...] = LAYOUTS,
+) -> PageSpec:
+    """A page spec with every style choice drawn at random (for datasets).
+
+    ``overlap`` None draws the overlap knob too; ``dpi`` is the (low, high) range.
+    """
+    rng = np.random.default_rng(rng)
+    weights = np.array([{"3x4": 0.45, "6x2": 0.2, "12x1": 0.2, "single": 0.15}[k] for k in layouts])
+    layout = str(rng.choice(layouts, p=weights / weights.sum()))
+    rhythm: tuple[str, ...] = ()
+    if layout == "3x4":
+        rhythm = tuple(str(x) for x in rng.choice(["II", "V1", "V5"], rng.integers(0, 4), False))
+    elif layout == "6x2" and rng.random() < 0.5:
+        rhythm = ("II",)
+    colour = str(rng.choice(list(GRID_COLOURS)))
+    style = str(rng.choice(["solid", "dotted", "none"], p=[0.75, 0.15, 0.1]))
+    tint = rng.uniform(0, 12, size=3)
+    grid = GridStyle.named(
+        colour,
+        style=style,
+        minor_width_mm=float(rng.uniform(0.04, 0.15)),
+        major_width_mm=float(rng.uniform(0.12, 0.35)),
+        paper_colour=tuple(int(255 - t) for t in tint),
+    )
+    ink = [(0, 0, 0), (30, 30, 30), (10, 20, 90), (60, 60, 60)][rng.integers(4)]
+    return PageSpec(
+        layout=layout,
+        rhythm_leads=rhythm,
+        lead_order="cabrera" if rng.random() < 0.1 else "standard",
+        single_lead=str(rng.choice(LEAD_NAMES)),
+        speed_mm_s=25.0 if rng.random() < 0.85 else 50.0,
+        gain_mm_mv=float(rng.choice([5.0, 10.0, 20.0], p=[0.1, 0.7, 0.2])),
+        dpi=float(rng.uniform(*dpi)),
+        page_mm=None if layout == "single" else (LETTER_MM if rng.random() < 0.5 else A4_MM),
+        margin_mm=float(rng.uniform(5, 15)),
+        header_mm=float(rng.uniform(0, 20)) if rng.random() < 0.7 else 0.0,
+        overlap=float(rng.uniform(0, 1)) if overlap is None else overlap,
+        grid=grid,
+        trace_colour=ink,
+        trace_width_mm=float(rng.uniform(0.15, 0.5)),
+        labels=bool(rng.random() < 0.9),
+        font=str(rng.choice(FONTS)),
+        font_mm=float(rng.uniform(2.5, 5.0)),
+        separators=bool(rng.random() < 0.5),
+        calibration=str(rng.choice(["left", "right", "none"], p=[0.7, 0.1, 0.2])),  # type: ignore[arg-type]
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import functools
 import os
+from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -132,3 +133,14 @@ def split_ids(split: Split) -> tuple[int, ...]:
     if split not in ("train", "validation", "test"):
         raise DataError(f"unknown split {split!r}; choose train, validation or test")
     return tuple(i for i in _all_ids() if split_of(i) == split)
+
+
+def example_record() -> Record:
+    """The bundled example: PTB-XL record 85 (train fold; CC BY 4.0), 500 Hz, 10 s.
+
+    Large precordial complexes make its V2 cross into V3's band on a standard 3x4 page.
+    """
+    with resources.files("ecgtrace.examples").joinpath("ptbxl_00085_hr.npz").open("rb") as fh:
+        npz = np.load(fh)
+        signal = npz["p_signal_uv"].astype(np.float64) / 1000.0
+        return Record(ecg_id=int(npz["ecg_id"]), fs=float(npz["fs"]), p_signal=signal)

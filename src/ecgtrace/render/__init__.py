@@ -1,7 +1,17 @@
 """The renderer: ECG paper from real signals, with the exact truth of what was drawn."""
 
 from ecgtrace.render.page import layout_rows, normalise_lead_names, render_page
-from ecgtrace.render.spec import A4_MM, GRID_COLOURS, LAYOUTS, LETTER_MM, GridStyle, PageSpec, SpecError
+from ecgtrace.render.spec import (
+    A4_MM,
+    GRID_COLOURS,
+    LAYOUTS,
+    LETTER_MM,
+    PAPER_SIZES,
+    GridStyle,
+    PageSpec,
+    SpecError,
+    random_spec,
+)
 from ecgtrace.render.truth import ALPHA_THRESHOLD, PageTruth, PulseTruth, Rendered, SegmentTruth
 
 __all__ = [
@@ -10,6 +20,7 @@ __all__ = [
     "GRID_COLOURS",
     "LAYOUTS",
     "LETTER_MM",
+    "PAPER_SIZES",
     "GridStyle",
     "PageSpec",
     "PageTruth",
@@ -19,5 +30,6 @@ __all__ = [
     "SpecError",
     "layout_rows",
     "normalise_lead_names",
+    "random_spec",
     "render_page",
 ]

@@ -7,9 +7,11 @@ several in the order they would happen to real paper, :func:`random_degradations
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,6 +22,20 @@ from ecgtrace.render.warp import homography_map, warp_page, warp_truth
 
 Rng = int | np.random.Generator | None
 Degradation = Callable[..., Rendered]
+
+
+def _degradation(func: Degradation) -> Degradation:
+    """Check ``strength`` and make 0 the identity, for every degradation alike."""
+
+    @functools.wraps(func)
+    def wrapper(page: Rendered, *, strength: float = 1.0, **kwargs: Any) -> Rendered:
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"{func.__name__}: strength must be in [0, 1], got {strength}")
+        if strength == 0.0 and not (set(kwargs) & {"degrees", "factor"}):
+            return page
+        return func(page, strength=strength, **kwargs)
+
+    return wrapper
 
 
 def _with_image(page: Rendered, image: NDArray) -> Rendered:
@@ -56,6 +72,7 @@ def _rotation_rc(angle_deg: float, centre: tuple[float, float]) -> NDArray[np.fl
     return m
 
 
+@_degradation
 def rotate(
     page: Rendered, *, strength: float = 1.0, rng: Rng = None, degrees: float | None = None
 ) -> Rendered:
@@ -69,6 +86,7 @@ def rotate(
     )
 
 
+@_degradation
 def perspective(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """A camera not square to the page: corners moved by up to 6 % of the page x strength."""
     rng = np.random.default_rng(rng)
@@ -85,6 +103,7 @@ def perspective(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Re
     return warp_page(page, homography_map(h), homography_map(np.linalg.inv(h)))
 
 
+@_degradation
 def curl(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """Page curl and waviness: smooth displacements up to ~1.5 % of the page height x strength."""
     rng = np.random.default_rng(rng)
@@ -114,6 +133,7 @@ def curl(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     return warp_page(page, forward, inverse)
 
 
+@_degradation
 def downscale(
     page: Rendered, *, strength: float = 1.0, rng: Rng = None, factor: float | None = None
 ) -> Rendered:
@@ -138,6 +158,7 @@ def downscale(
 # ---- optics and sensor -----------------------------------------------------------------------
 
 
+@_degradation
 def gaussian_blur(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """Out of focus: a Gaussian of sigma up to 0.15 mm x strength."""
     rng = np.random.default_rng(rng)
@@ -147,6 +168,7 @@ def gaussian_blur(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> 
     return replace(page, image=cv2.GaussianBlur(page.image, (0, 0), sigma))
 
 
+@_degradation
 def motion_blur(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """A shaken camera: a line kernel up to 0.4 mm long x strength, at a random angle."""
     rng = np.random.default_rng(rng)
@@ -160,6 +182,7 @@ def motion_blur(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Re
     return replace(page, image=cv2.filter2D(page.image, -1, k / k.sum()))
 
 
+@_degradation
 def sensor_noise(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """Grain: Gaussian noise of up to 14 grey levels x strength, partly shared by the channels."""
     rng = np.random.default_rng(rng)
@@ -170,6 +193,7 @@ def sensor_noise(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> R
     return _with_image(page, page.image + sd * (0.8 * luma + 0.6 * chroma))
 
 
+@_degradation
 def jpeg(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """JPEG compression at quality 95 - 85 x strength."""
     rng = np.random.default_rng(rng)
@@ -181,6 +205,7 @@ def jpeg(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     return replace(page, image=np.ascontiguousarray(decoded[..., ::-1]))
 
 
+@_degradation
 def shading(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """Scanner shading (a light gradient across the page) and lens vignetting."""
     rng = np.random.default_rng(rng)
@@ -193,6 +218,7 @@ def shading(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Render
     return _with_image(page, page.image * (gradient * vignette)[..., None])
 
 
+@_degradation
 def colour_cast(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """Tinted light or yellowed paper: per-channel gains and offsets."""
     rng = np.random.default_rng(rng)
@@ -201,6 +227,7 @@ def colour_cast(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Re
     return _with_image(page, page.image * gains.astype(np.float32) + offsets.astype(np.float32))
 
 
+@_degradation
 def faded(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """Low contrast and faded ink: everything pulled towards the paper, with a gamma."""
     rng = np.random.default_rng(rng)
@@ -214,6 +241,7 @@ def faded(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered
 # ---- the paper itself ------------------------------------------------------------------------
 
 
+@_degradation
 def paper_texture(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """Fibres and uneven paper: low-frequency blotches plus fine grain."""
     rng = np.random.default_rng(rng)
@@ -224,6 +252,7 @@ def paper_texture(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> 
     return _with_image(page, page.image * tone[..., None])
 
 
+@_degradation
 def creases(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """Folds (long straight lines with a light and a dark side) and fine wrinkles."""
     rng = np.random.default_rng(rng)
@@ -252,6 +281,7 @@ def creases(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Render
     return _with_image(page, page.image * np.clip(tone, 0.3, 1.2)[..., None])
 
 
+@_degradation
 def stains(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """Coffee rings and water marks: soft tinted blobs over everything."""
     rng = np.random.default_rng(rng)
@@ -271,6 +301,7 @@ def stains(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendere
     return _with_image(page, page.image * mult)
 
 
+@_degradation
 def strokes(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """Handwriting-like pen strokes and stamps, some over the traces."""
     rng = np.random.default_rng(rng)
@@ -330,6 +361,7 @@ def strokes(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Render
     return replace(page, image=img)
 
 
+@_degradation
 def binarise(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """A black-and-white scan: grey levels thresholded near Otsu's threshold."""
     rng = np.random.default_rng(rng)
@@ -371,8 +403,6 @@ def apply(
         raise ValueError(
             f"unknown degradation {unknown[0]!r}; choose from {', '.join(DEGRADATIONS)}"
         )
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"strength must be in [0, 1], got {strength}")
     rng = np.random.default_rng(rng)
     for name in DEGRADATIONS:
         if name in names:

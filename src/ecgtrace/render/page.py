@@ -66,14 +66,17 @@ def normalise_lead_names(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 
 def layout_rows(spec: PageSpec) -> list[list[str]]:
-    """The printed labels of each row of ``spec``'s layout, rhythm strips last."""
+    """The printed labels of each row of ``spec``'s layout, rhythm strips last.
+
+    Rhythm strips belong to 3x4 and 6x2; 12x1 and single strips ignore ``rhythm_leads``.
+    """
     twelve = (*LIMB_ORDERS[spec.lead_order], "V1", "V2", "V3", "V4", "V5", "V6")
     if spec.layout == "3x4":
         rows = [[twelve[r + 3 * c] for c in range(4)] for r in range(3)]
     elif spec.layout == "6x2":
         rows = [[twelve[r], twelve[6 + r]] for r in range(6)]
     elif spec.layout == "12x1":
-        rows = [[lead] for lead in twelve]
+        return [[lead] for lead in twelve]  # every lead is already a 10 s strip
     else:
         return [[spec.single_lead]]
     return rows + [[lead] for lead in spec.rhythm_leads]
@@ -81,7 +84,7 @@ def layout_rows(spec: PageSpec) -> list[list[str]]:
 
 def _cells(spec: PageSpec, total_s: float) -> list[_Cell]:
     rows = layout_rows(spec)
-    n_main = len(rows) - (len(spec.rhythm_leads) if spec.layout in ("3x4", "6x2") else 0)
+    n_main = {"3x4": 3, "6x2": 6}.get(spec.layout, len(rows))
     cells = []
     for r, labels in enumerate(rows):
         step = total_s / len(labels)
@@ -277,8 +280,9 @@ def render_page(
     else:
         height_mm, width_mm = spec.page_mm
         fit_s = (width_mm - 2 * spec.margin_mm - pulse_mm) / spec.speed_mm_s
-        if fit_s < total_s:
-            total_s = math.floor(fit_s * 10 + 1e-9) / 10
+        if fit_s < total_s:  # show what fits, in whole 0.05 s per column
+            n_cols = max(len(r) for r in rows_of_labels)
+            total_s = n_cols * math.floor(fit_s / n_cols * 20 + 1e-9) / 20
         content_h = height_mm - 2 * spec.margin_mm - spec.header_mm
         spacing = spec.row_spacing_mm or content_h / n_rows
         spacing *= 1.0 - 0.6 * spec.overlap

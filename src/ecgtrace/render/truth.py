@@ -90,6 +90,11 @@ def paste_slices(
     return page, crop
 
 
+def _rounded(values: NDArray[np.float64]) -> list[float]:
+    """To 1e-6 (s, mV, px): far below any pixel, and a third of the JSON."""
+    return np.round(values, 6).tolist()  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True, eq=False)
 class PulseTruth:
     """A calibration pulse: 1 mV tall, its foot on the row's 0 mV baseline."""
@@ -174,12 +179,12 @@ class PageTruth:
                     "mask_box": s.mask_box.as_list(),
                     "label_box": None if s.label_box is None else s.label_box.as_list(),
                     "overlap": s.overlap,
-                    "times_s": s.times_s.tolist(),
-                    "signal_mv": s.signal_mv.tolist(),
-                    "polyline_row": s.polyline[:, 0].tolist(),
-                    "polyline_col": s.polyline[:, 1].tolist(),
-                    "zero_line_row": s.zero_line[:, 0].tolist(),
-                    "zero_line_col": s.zero_line[:, 1].tolist(),
+                    "times_s": _rounded(s.times_s),
+                    "signal_mv": _rounded(s.signal_mv),
+                    "polyline_row": _rounded(s.polyline[:, 0]),
+                    "polyline_col": _rounded(s.polyline[:, 1]),
+                    "zero_line_row": _rounded(s.zero_line[:, 0]),
+                    "zero_line_col": _rounded(s.zero_line[:, 1]),
                 }
                 for s in self.segments
             ],

@@ -97,7 +97,9 @@ def test_polyline_reads_back_to_the_signal(record: Record, dpi: int) -> None:
     page = render_page(record.p_signal, record.fs, PageSpec(dpi=dpi, lead_order="cabrera"), rng=0)
     for seg in page.truth.segments:
         sign = -1.0 if seg.inverted else 1.0
-        mv = sign * (seg.zero_line[:, 0] - seg.polyline[:, 0]) / (seg.gain_mm_mv * seg.px_per_mm_row)
+        mv = (
+            sign * (seg.zero_line[:, 0] - seg.polyline[:, 0]) / (seg.gain_mm_mv * seg.px_per_mm_row)
+        )
         rmse = np.sqrt(np.mean((mv - seg.signal_mv) ** 2))
         assert rmse < 0.01, (seg.label, rmse)
         # Time from the column through px/mm and the paper speed, 0 s at the trace's start.

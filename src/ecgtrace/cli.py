@@ -75,13 +75,15 @@ def render(
     gain: Annotated[float, typer.Option(help="Gain, mm/mV.")] = 10.0,
     dpi: Annotated[float, typer.Option(help="Resolution, dots per inch.")] = 200.0,
     paper: Annotated[str, typer.Option(help="letter, a4, fit or HxW in mm.")] = "letter",
-    grid: Annotated[str, typer.Option(help="Grid colour: pink red orange green blue grey.")] = "pink",
+    grid: Annotated[
+        str, typer.Option(help="Grid colour: pink red orange green blue grey.")
+    ] = "pink",
     grid_style: Annotated[str, typer.Option(help="solid, dotted or none.")] = "solid",
-    calibration: Annotated[str, typer.Option(help="Calibration pulses: left, right, none.")] = "left",
+    calibration: Annotated[
+        str, typer.Option(help="Calibration pulses: left, right, none.")
+    ] = "left",
     overlap: Annotated[float, typer.Option(help="0-1: tighten rows so traces cross.")] = 0.0,
-    degrade: Annotated[
-        str, typer.Option(help="Degradations, comma-separated, or 'random'.")
-    ] = "",
+    degrade: Annotated[str, typer.Option(help="Degradations, comma-separated, or 'random'.")] = "",
     strength: Annotated[float, typer.Option(help="Degradation strength, 0-1.")] = 0.7,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same files.")] = 0,
     crops: Annotated[
@@ -93,7 +95,8 @@ def render(
     """Draw a PTB-XL record on ECG paper: PNG + JSON truth + NPZ masks (or a crop dataset)."""
     from ecgtrace import data
     from ecgtrace.io import save_rendered
-    from ecgtrace.render import GridStyle, PageSpec, SpecError, degrade as deg, render_page
+    from ecgtrace.render import GridStyle, PageSpec, SpecError, render_page
+    from ecgtrace.render import degrade as deg
 
     if crops > 0:
         _render_crops(output, crops, overlap_fraction, split, strength, seed)
@@ -210,5 +213,3 @@ def run() -> None:  # pragma: no cover - console entry point wrapper
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-
-

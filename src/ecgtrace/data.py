@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import functools
 import os
-from importlib import resources
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +30,7 @@ class DataError(RuntimeError):
 
 @dataclass(frozen=True, eq=False)
 class Record:
-    """A 12-lead recording: ``p_signal`` (n_samples, 12) mV in :data:`LEAD_NAMES` order at ``fs`` Hz."""
+    """A 12-lead recording: ``p_signal`` (n_samples, 12) mV, :data:`LEAD_NAMES` order, ``fs`` Hz."""
 
     ecg_id: int
     fs: float

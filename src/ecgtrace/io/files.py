@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

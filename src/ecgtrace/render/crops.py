@@ -46,17 +46,26 @@ class Crop:
 
 
 def crop_segment(
-    page: Rendered, index: int, *, margin_mm: float = 5.0, degradations: tuple[str, ...] = ()
+    page: Rendered,
+    index: int,
+    *,
+    margin_mm: float = 5.0,
+    whole_trace: bool = False,
+    degradations: tuple[str, ...] = (),
 ) -> Crop:
     """Cut the crop of segment ``index``: its band plus ``margin_mm`` above, below and aside.
 
-    Parts outside the page are filled with the paper colour.
+    With ``whole_trace`` the crop grows (still centred on the baseline) until it holds all of
+    the lead's ink, however far its complexes reach. Parts outside the page are paper-coloured.
     """
     truth = page.truth
     seg = truth.segments[index]
     ppm_r, ppm_c = seg.px_per_mm_row, seg.px_per_mm_col
     centre = float(np.nanmean(seg.zero_line[:, 0]))
     half = max(centre - seg.band.top, seg.band.bottom - centre) + margin_mm * ppm_r
+    if whole_trace:
+        ink = seg.mask_box
+        half = max(half, centre - ink.top + 1, ink.bottom - centre + 1)
     r0 = math.floor(centre - half)
     r1 = math.ceil(centre + half) + 1
     c0 = math.floor(seg.band.left - margin_mm * ppm_c)
@@ -70,7 +79,9 @@ def crop_segment(
     def own(k: int) -> NDArray[np.bool_]:
         s = truth.segments[k]
         out = np.zeros(shape, dtype=bool)
-        dst, src = paste_slices((s.alpha_origin[0] - r0, s.alpha_origin[1] - c0), s.alpha.shape, shape)
+        dst, src = paste_slices(
+            (s.alpha_origin[0] - r0, s.alpha_origin[1] - c0), s.alpha.shape, shape
+        )
         out[dst] = s.alpha[src] >= ALPHA_THRESHOLD
         return out
 

@@ -38,6 +38,10 @@ def _degradation(func: Degradation) -> Degradation:
     return wrapper
 
 
+def _u8(image: Any) -> NDArray[np.uint8]:
+    return np.asarray(image, dtype=np.uint8)
+
+
 def _with_image(page: Rendered, image: NDArray) -> Rendered:
     return replace(page, image=np.clip(np.round(image), 0, 255).astype(np.uint8))
 
@@ -76,14 +80,12 @@ def _rotation_rc(angle_deg: float, centre: tuple[float, float]) -> NDArray[np.fl
 def rotate(
     page: Rendered, *, strength: float = 1.0, rng: Rng = None, degrees: float | None = None
 ) -> Rendered:
-    """Turn the page by up to +-10 deg x strength (or exactly ``degrees``), counter-clockwise > 0."""
+    """Turn the page up to +-10 deg x strength (or exactly ``degrees``); counter-clockwise > 0."""
     rng = np.random.default_rng(rng)
     angle = degrees if degrees is not None else float(rng.uniform(-10, 10) * strength)
     rows, cols = page.truth.shape
     h = _rotation_rc(angle, ((rows - 1) / 2, (cols - 1) / 2))
-    return warp_page(
-        page, homography_map(h), homography_map(np.linalg.inv(h)), rotation_deg=angle
-    )
+    return warp_page(page, homography_map(h), homography_map(np.linalg.inv(h)), rotation_deg=angle)
 
 
 @_degradation
@@ -150,7 +152,7 @@ def downscale(
     def inverse(q: NDArray[np.float64]) -> NDArray[np.float64]:
         return (q + 0.5) / (sr, sc) - 0.5
 
-    image = cv2.resize(page.image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    image = _u8(cv2.resize(page.image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA))
     truth = warp_truth(page.truth, forward, inverse, shape, scale_hint=min(sr, sc))
     return Rendered(image=image, truth=truth)
 
@@ -162,24 +164,20 @@ def downscale(
 def gaussian_blur(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     """Out of focus: a Gaussian of sigma up to 0.15 mm x strength."""
     rng = np.random.default_rng(rng)
-    sigma = strength * 0.15 * _ppm(page) * rng.uniform(0.5, 1.0)
-    if sigma < 0.2:
-        return page
-    return replace(page, image=cv2.GaussianBlur(page.image, (0, 0), sigma))
+    sigma = max(0.3, strength * 0.15 * _ppm(page) * rng.uniform(0.5, 1.0))
+    return replace(page, image=_u8(cv2.GaussianBlur(page.image, (0, 0), sigma)))
 
 
 @_degradation
 def motion_blur(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
-    """A shaken camera: a line kernel up to 0.4 mm long x strength, at a random angle."""
+    """A shaken camera: a line kernel up to 0.5 mm long x strength, at a random angle."""
     rng = np.random.default_rng(rng)
-    length = max(1, round(strength * 0.4 * _ppm(page) * rng.uniform(0.5, 1.0)))
-    if length < 2:
-        return page
-    k = np.zeros((2 * length + 1, 2 * length + 1), np.float32)
+    half = max(1, round(strength * 0.25 * _ppm(page) * rng.uniform(0.5, 1.0)))
+    k = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
     a = rng.uniform(0, np.pi)
-    for t in np.linspace(-length, length, 4 * length + 1):
-        k[round(length + t * math.sin(a)), round(length + t * math.cos(a))] = 1.0
-    return replace(page, image=cv2.filter2D(page.image, -1, k / k.sum()))
+    for t in np.linspace(-half, half, 4 * half + 1):
+        k[round(half + t * math.sin(a)), round(half + t * math.cos(a))] = 1.0
+    return replace(page, image=_u8(cv2.filter2D(page.image, -1, k / k.sum())))
 
 
 @_degradation
@@ -201,7 +199,7 @@ def jpeg(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
     ok, buf = cv2.imencode(".jpg", page.image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    decoded = _u8(cv2.imdecode(buf, cv2.IMREAD_COLOR))
     return replace(page, image=np.ascontiguousarray(decoded[..., ::-1]))
 
 
@@ -213,7 +211,9 @@ def shading(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Render
     r = np.linspace(-1, 1, rows, dtype=np.float32)[:, None]
     c = np.linspace(-1, 1, cols, dtype=np.float32)[None, :]
     a = rng.uniform(0, 2 * np.pi)
-    gradient = 1.0 - 0.25 * strength * rng.uniform(0.3, 1.0) * (0.5 + 0.5 * (r * np.sin(a) + c * np.cos(a)))
+    gradient = 1.0 - 0.25 * strength * rng.uniform(0.3, 1.0) * (
+        0.5 + 0.5 * (r * np.sin(a) + c * np.cos(a))
+    )
     vignette = 1.0 - 0.35 * strength * rng.uniform(0.3, 1.0) * (r**2 + c**2) / 2
     return _with_image(page, page.image * (gradient * vignette)[..., None])
 
@@ -295,8 +295,9 @@ def stains(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendere
             layer, centre, axes, rng.uniform(0, 180), 0, 360, 1.0,
             thickness=max(2, axes[0] // 12) if ring else -1,
         )  # fmt: skip
-    layer = cv2.GaussianBlur(layer, (0, 0), max(2.0, 0.01 * cols))
-    tint = np.array([0.15, 0.35, 0.7], np.float32)  # brown: blue goes first * rng.uniform(0.6, 1.0)
+    layer = np.asarray(cv2.GaussianBlur(layer, (0, 0), max(2.0, 0.01 * cols)), np.float32)
+    # Brown: the stain takes blue first, then green, then a little red.
+    tint = np.array([0.15, 0.35, 0.7], np.float32) * np.float32(rng.uniform(0.6, 1.0))
     mult = 1.0 - strength * 0.6 * layer[..., None] * tint
     return _with_image(page, page.image * mult)
 
@@ -325,8 +326,12 @@ def strokes(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Render
             wig = rng.uniform(1.5, 4) * ppm
             pts = np.stack(
                 [
-                    anchor[0] + t * length * np.sin(ang) + wig * np.sin(2 * np.pi * t * rng.uniform(3, 8)),
-                    anchor[1] + t * length * np.cos(ang) + wig * np.cos(2 * np.pi * t * rng.uniform(3, 8)),
+                    anchor[0]
+                    + t * length * np.sin(ang)
+                    + wig * np.sin(2 * np.pi * t * rng.uniform(3, 8)),
+                    anchor[1]
+                    + t * length * np.cos(ang)
+                    + wig * np.cos(2 * np.pi * t * rng.uniform(3, 8)),
                 ],
                 axis=1,
             )
@@ -357,7 +362,7 @@ def strokes(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Render
                 radius / 40, colour, thick, cv2.LINE_AA,
             )  # fmt: skip
             alpha = rng.uniform(0.4, 0.8)
-            img = cv2.addWeighted(layer, alpha, img, 1 - alpha, 0)
+            img = _u8(cv2.addWeighted(layer, alpha, img, 1 - alpha, 0))
     return replace(page, image=img)
 
 
@@ -418,9 +423,7 @@ def random_degradations(
     Binarisation is rarer (it replaces colour); returns the page and the names applied.
     """
     rng = np.random.default_rng(rng)
-    chosen = tuple(
-        n for n in DEGRADATIONS if rng.random() < (p / 3 if n == "binarise" else p)
-    )
+    chosen = tuple(n for n in DEGRADATIONS if rng.random() < (p / 3 if n == "binarise" else p))
     for name in chosen:
         page = DEGRADATIONS[name](page, strength=float(rng.uniform(0.2, 1.0)) * strength, rng=rng)
     return page, chosen

@@ -126,7 +126,7 @@ def _stroke(
         fixed.append(np.round(local[:, ::-1] * 16).astype(np.int32))  # cv2 wants (x, y)
     cv2.polylines(canvas, fixed, False, 255, thickness=thickness, lineType=cv2.LINE_AA, shift=4)
     alpha = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
-    return alpha, (r0, c0)
+    return np.asarray(alpha, dtype=np.uint8), (r0, c0)
 
 
 def _finite_runs(points: NDArray[np.float64]) -> list[NDArray[np.float64]]:
@@ -196,7 +196,7 @@ def _text(
 ) -> Box:
     """Draw ``text`` with its baseline-left corner at (row, col); return its box."""
     face = _FONTS[font]
-    (w1, h1), _ = cv2.getTextSize(text, face, 1.0, 1)
+    (_, h1), _ = cv2.getTextSize(text, face, 1.0, 1)
     scale = height_px / max(h1, 1)
     thickness = max(1, round(scale * 1.6))
     (w, h), below = cv2.getTextSize(text, face, scale, thickness)
@@ -323,7 +323,9 @@ def render_page(
     if spec.calibration != "none":
         pulse_w = _PULSE_S * spec.speed_mm_s
         for r in range(n_rows):
-            x0 = block_left if spec.calibration == "left" else trace_left + total_s * spec.speed_mm_s
+            x0 = (
+                block_left if spec.calibration == "left" else trace_left + total_s * spec.speed_mm_s
+            )
             x0 += 0.5
             xs = [x0, x0 + _PULSE_LEAD_MM, x0 + _PULSE_LEAD_MM, x0 + _PULSE_LEAD_MM + pulse_w]
             xs += [x0 + _PULSE_LEAD_MM + pulse_w, x0 + 2 * _PULSE_LEAD_MM + pulse_w]
@@ -400,7 +402,9 @@ def render_page(
             c = float(col_of(cell.t0_s - 0.5 / fs))
             tick = np.array([[px(b - 2.5), c], [px(b + 2.5), c]], dtype=np.float64)
             paste(*_stroke([tick], width_px, shape), marks_alpha)
-            marks.append(Box(tick[0, 0] - width_px, c - width_px, tick[1, 0] + width_px, c + width_px))
+            marks.append(
+                Box(tick[0, 0] - width_px, c - width_px, tick[1, 0] + width_px, c + width_px)
+            )
         band = Box(
             float(px(b - spacing / 2)),
             float(col_of(cell.t0_s)),
@@ -499,9 +503,7 @@ def _overlap_flags(fields: list[dict], rows: list[int]) -> list[bool]:
                 continue
             rr = rr + r0
             cc = cc + c0
-            inside = (
-                (rr >= band.top) & (rr < band.bottom) & (cc >= band.left) & (cc < band.right)
-            )
+            inside = (rr >= band.top) & (rr < band.bottom) & (cc >= band.left) & (cc < band.right)
             if inside.any():
                 hit = True
                 break

@@ -92,7 +92,7 @@ def paste_slices(
 
 def _rounded(values: NDArray[np.float64]) -> list[float]:
     """To 1e-6 (s, mV, px): far below any pixel, and a third of the JSON."""
-    return np.round(values, 6).tolist()  # type: ignore[no-any-return]
+    return list(np.round(values, 6).tolist())
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -23,7 +24,7 @@ from ecgtrace.types import Box
 PointMap = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
 
-def homography_map(h_rc: NDArray[np.float64]) -> PointMap:
+def homography_map(h_rc: NDArray[np.floating[Any]]) -> PointMap:
     """A point map for a 3x3 homography acting on homogeneous (row, col, 1)."""
 
     def apply(points: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -107,11 +108,9 @@ def _remap_alpha(
     return np.clip(np.round(coarse), 0, 255).astype(np.uint8), (nr0, nc0)
 
 
-def _local_scale(
-    forward: PointMap, at: NDArray[np.float64], step: float
-) -> tuple[float, float]:
+def _local_scale(forward: PointMap, at: NDArray[np.float64], step: float) -> tuple[float, float]:
     """How much one px along rows and along cols at ``at`` stretches under ``forward``."""
-    p = forward(np.array([at, at + (step, 0.0), at + (0.0, step)]))
+    p = forward(at + np.array([[0.0, 0.0], [step, 0.0], [0.0, step]]))
     return (
         float(np.linalg.norm(p[1] - p[0]) / step),
         float(np.linalg.norm(p[2] - p[0]) / step),
@@ -194,4 +193,3 @@ def warp_page(
     image = remap_image(page.image, inverse, shape, border=tuple(int(v) for v in fill))
     truth = warp_truth(page.truth, forward, inverse, shape, rotation_deg=rotation_deg)
     return Rendered(image=image, truth=truth)
-

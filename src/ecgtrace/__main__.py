@@ -1,0 +1,3 @@
+from ecgtrace.cli import run
+
+run()

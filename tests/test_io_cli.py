@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
+from ecgtrace.data import data_dir
 from ecgtrace.io import save_rendered
 from ecgtrace.render import Rendered
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ECGTRACE_DATA": str(data_dir())}  # the child runs elsewhere
     return subprocess.run(
-        [sys.executable, "-m", "ecgtrace", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "ecgtrace", *args], capture_output=True, text=True, cwd=cwd, env=env
     )
 
 
@@ -56,6 +60,7 @@ def test_cli_render_page_and_errors(tmp_path: Path) -> None:
         assert not (tmp_path / "bad").exists()  # nothing half-written
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_cli_crops_dataset(tmp_path: Path) -> None:
     res = _cli("render", "--crops", "4", "--overlap-fraction", "0.5", "--seed", "1",
                "-o", str(tmp_path), cwd=tmp_path)  # fmt: skip

@@ -71,3 +71,14 @@ def test_cli_crops_dataset(tmp_path: Path) -> None:
         mask = cv2.imread(str(tmp_path / c["mask"]), cv2.IMREAD_GRAYSCALE)
         image = cv2.imread(str(tmp_path / c["image"]))
         assert mask.shape == image.shape[:2] and (mask == 255).any()
+
+
+def test_cli_same_seed_same_files(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        res = _cli("render", "-o", str(tmp_path / folder), "--dpi", "100", "--degrade", "random",
+                   "--seed", "3", cwd=tmp_path)  # fmt: skip
+        assert res.returncode == 0, res.stderr
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert len(names) == 3
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

@@ -116,13 +116,15 @@ def iter_crops(
     degrade: float = 1.0,
     dpi: tuple[float, float] = (100.0, 300.0),
     per_page: int = 3,
+    exclude: frozenset[str] = frozenset(),
     rng: int | np.random.Generator | None = None,
 ) -> Iterator[Crop]:
     """Yield ``n`` crops from random pages of the given recordings ((n_samples, 12) mV, fs).
 
     Exactly ``round(n * overlap_fraction)`` of them are flagged as overlapping; pages are drawn
     tight when overlaps are still needed. ``degrade`` is the maximum degradation strength
-    (0: clean pages). At most ``per_page`` crops come from one page.
+    (0: clean pages); degradations named in ``exclude`` are never drawn. At most ``per_page``
+    crops come from one page.
     """
     if not 0.0 <= overlap_fraction <= 1.0:
         raise ValueError(f"overlap_fraction must be in [0, 1], got {overlap_fraction}")
@@ -146,7 +148,7 @@ def iter_crops(
         page = render_page(sig, fs, spec, rng=rng)
         names: tuple[str, ...] = ()
         if degrade > 0:
-            page, names = random_degradations(page, strength=degrade, rng=rng)
+            page, names = random_degradations(page, strength=degrade, rng=rng, exclude=exclude)
         taken = 0
         for k in rng.permutation(len(page.truth.segments)):
             flag = page.truth.segments[k].overlap

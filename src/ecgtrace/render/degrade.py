@@ -416,14 +416,25 @@ def apply(
 
 
 def random_degradations(
-    page: Rendered, *, strength: float = 1.0, rng: Rng = None, p: float = 0.3
+    page: Rendered,
+    *,
+    strength: float = 1.0,
+    rng: Rng = None,
+    p: float = 0.3,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[Rendered, tuple[str, ...]]:
-    """Each degradation with probability ``p`` at a random strength up to ``strength``.
+    """Each degradation (but those in ``exclude``) with probability ``p``, random strength.
 
-    Binarisation is rarer (it replaces colour); returns the page and the names applied.
+    Strengths are drawn up to ``strength``. Binarisation is rarer (it replaces colour);
+    returns the page and the names applied.
     """
     rng = np.random.default_rng(rng)
-    chosen = tuple(n for n in DEGRADATIONS if rng.random() < (p / 3 if n == "binarise" else p))
+    draws = {n: rng.random() for n in DEGRADATIONS}  # drawn for all: same stream either way
+    chosen = tuple(
+        n
+        for n in DEGRADATIONS
+        if n not in exclude and draws[n] < (p / 3 if n == "binarise" else p)
+    )
     for name in chosen:
         page = DEGRADATIONS[name](page, strength=float(rng.uniform(0.2, 1.0)) * strength, rng=rng)
     return page, chosen

@@ -105,7 +105,7 @@ def trace_rows(
     *,
     threshold: float = 0.5,
     prior_row: float | None = None,
-    prior_weight: float = 0.5,
+    prior_weight: float = 2.0,
     max_jump_px: float | None = None,
     gap_cost: float = 4.0,
 ) -> TraceRows:
@@ -224,10 +224,16 @@ def _path_from_runs(
         on[int(r.top[j]) : int(r.bottom[j]) + 1, c] = True
     half = (stroke - 1) / 2  # from a run's edge pixel to the stroke's centre line
     tall = (bottom - top + 1) > 1.5 * stroke + 1
-    prev_c = np.concatenate([[np.nan], centre[:-1]])
-    next_c = np.concatenate([centre[1:], [np.nan]])
-    peak = tall & (prev_c > centre) & (next_c > centre)
-    trough = tall & (prev_c < centre) & (next_c < centre)
+    _pass_through_crossings(runs, chosen, centre, top, bottom, tall, stroke)
+    # Turning points: a run whose top is the highest within two columns either side (a peak),
+    # or whose bottom is the lowest (a trough), next to a steep stretch.
+    near_tall = tall | np.roll(tall, 1) | np.roll(tall, -1)
+    top_hi = np.where(np.isfinite(top), top, np.inf)
+    bottom_lo = np.where(np.isfinite(bottom), bottom, -np.inf)
+    win_top = np.min([np.roll(top_hi, k) for k in (-2, -1, 1, 2)], axis=0)
+    win_bottom = np.max([np.roll(bottom_lo, k) for k in (-2, -1, 1, 2)], axis=0)
+    peak = near_tall & np.isfinite(top) & (top_hi <= win_top)
+    trough = near_tall & np.isfinite(bottom) & (bottom_lo >= win_bottom)
     rows = centre.copy()
     rows[peak] = top[peak] + half
     rows[trough] = bottom[trough] - half
@@ -283,11 +289,72 @@ def _path_from_runs(
     for c in np.flatnonzero(peak | trough):
         pts_col.append(np.array([float(c)]))
         pts_row.append(np.array([rows[c]]))
-    cols_out = np.concatenate(pts_col)
-    rows_out = np.concatenate(pts_row)
-    order = np.argsort(cols_out, kind="stable")
-    cols_out = cols_out[order] + np.arange(order.size) * 1e-6  # strictly increasing for interp
-    return TraceRows(rows, cols_out, rows_out[order], stroke, float(np.mean(np.isfinite(rows))))
+    cols_out, rows_out = _order_points(np.concatenate(pts_col), np.concatenate(pts_row))
+    return TraceRows(rows, cols_out, rows_out, stroke, float(np.mean(np.isfinite(rows))))
+
+
+def _pass_through_crossings(
+    runs: list[Runs],
+    chosen: NDArray[np.intp],
+    centre: FloatArray,
+    top: FloatArray,
+    bottom: FloatArray,
+    tall: NDArray[np.bool_],
+    stroke: float,
+) -> None:
+    """In place: where another trace crosses this one, keep this one's level.
+
+    A crossing is a stretch of tall runs with the trace flat at the same level just before and
+    just after it, and either the stretch about a stroke wide with that level well inside its
+    runs (a steep stroke passing through), or another trace's runs touching it on both sides
+    and the level within all its runs (another lead's complex entering and leaving through
+    this one). An own complex starts and
+    ends at the flat level, at one end of its runs, and no other ink leads into it.
+    """
+    n = tall.size
+    margin = stroke / 2
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], tall.astype(np.int8), [0]))))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if a == 0 or b >= n:
+            continue
+        left, right = centre[a - 1], centre[b]
+        if not (np.isfinite(left) and np.isfinite(right) and abs(left - right) <= 2 * stroke):
+            continue
+        level = np.linspace(left, right, b - a + 2)[1:-1]
+        inside = (level - top[a:b] >= margin) & (bottom[a:b] - level >= margin)
+        short = b - a <= max(3, round(1.5 * stroke))
+        entered = _other_run_touches(runs[a - 1], chosen[a - 1], top[a], bottom[a])
+        left_by = _other_run_touches(runs[b], chosen[b], top[b - 1], bottom[b - 1])
+        within = (level >= top[a:b] - margin) & (level <= bottom[a:b] + margin)
+        if (short and inside.all()) or (entered and left_by and within.all()):
+            centre[a:b] = level
+            top[a:b] = level - (stroke - 1) / 2
+            bottom[a:b] = level + (stroke - 1) / 2
+            tall[a:b] = False
+
+
+def _other_run_touches(column: Runs, own: int, top: float, bottom: float) -> bool:
+    """Whether a run of ``column`` other than the path's own reaches rows top..bottom (+-1)."""
+    others = np.arange(column.top.size) != own
+    return bool(np.any(others & (column.top <= bottom + 1) & (column.bottom >= top - 1)))
+
+
+def _order_points(cols: FloatArray, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Sort path points by column; points sharing a column are a vertical stretch, ordered in
+    the direction the trace travels there (from the previous column's level to the next's)."""
+    if cols.size == 0:
+        return cols, rows
+    group = np.unique(np.round(cols, 3), return_inverse=True)[1]
+    n_groups = int(group.max()) + 1
+    mean_row = np.bincount(group, weights=rows, minlength=n_groups) / np.bincount(
+        group, minlength=n_groups
+    )
+    before = np.concatenate([[mean_row[0]], mean_row[:-1]])
+    after = np.concatenate([mean_row[1:], [mean_row[-1]]])
+    direction = np.where(after >= before, 1.0, -1.0)  # +1: going down the image
+    order = np.lexsort((rows * direction[group], group))
+    # strictly increasing columns, as interpolation needs
+    return cols[order] + np.arange(order.size) * 1e-6, rows[order]
 
 
 def interpolate_gaps(values: FloatArray, *, max_gap: int) -> FloatArray:

@@ -195,13 +195,16 @@ def evaluate_crops(
     methods: Sequence[str] = ("true mask", "classical"),
     overlap_fraction: float = 0.5,
     dpi: tuple[float, float] = (100.0, 300.0),
+    degrade: float = 1.0,
     max_records: int = 200,
     progress: Callable[[], None] | None = None,
 ) -> list[CropResult]:
     """Render ``n`` seeded single-lead crops from a PTB-XL split and score each method on them.
 
-    Half overlap (``overlap_fraction``); DPI and degradations are mixed (page-level geometric
-    ones excluded). ``progress`` is called once per crop.
+    Half overlap (``overlap_fraction``); DPI in the ``dpi`` range; degradations mixed up to
+    ``degrade`` strength (0: clean), page-level geometric ones excluded. Each crop holds its
+    lead's whole trace (however tall), so extraction is not judged on what a window cut off.
+    ``progress`` is called once per crop.
     """
     unknown = [m for m in methods if m not in SEGMENTERS]
     if unknown:
@@ -214,7 +217,9 @@ def evaluate_crops(
         n,
         overlap_fraction=overlap_fraction,
         dpi=dpi,
+        degrade=degrade,
         exclude=PAGE_LEVEL_DEGRADATIONS,
+        whole_trace=True,
         rng=seed,
     )
     results = []

@@ -117,6 +117,7 @@ def iter_crops(
     dpi: tuple[float, float] = (100.0, 300.0),
     per_page: int = 3,
     exclude: frozenset[str] = frozenset(),
+    whole_trace: bool = False,
     rng: int | np.random.Generator | None = None,
 ) -> Iterator[Crop]:
     """Yield ``n`` crops from random pages of the given recordings ((n_samples, 12) mV, fs).
@@ -124,7 +125,7 @@ def iter_crops(
     Exactly ``round(n * overlap_fraction)`` of them are flagged as overlapping; pages are drawn
     tight when overlaps are still needed. ``degrade`` is the maximum degradation strength
     (0: clean pages); degradations named in ``exclude`` are never drawn. At most ``per_page``
-    crops come from one page.
+    crops come from one page; ``whole_trace`` as in :func:`crop_segment`.
     """
     if not 0.0 <= overlap_fraction <= 1.0:
         raise ValueError(f"overlap_fraction must be in [0, 1], got {overlap_fraction}")
@@ -155,4 +156,4 @@ def iter_crops(
             if want[flag] > 0 and taken < per_page:
                 want[flag] -= 1
                 taken += 1
-                yield crop_segment(page, int(k), degradations=names)
+                yield crop_segment(page, int(k), whole_trace=whole_trace, degradations=names)

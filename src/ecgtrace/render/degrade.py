@@ -431,9 +431,7 @@ def random_degradations(
     rng = np.random.default_rng(rng)
     draws = {n: rng.random() for n in DEGRADATIONS}  # drawn for all: same stream either way
     chosen = tuple(
-        n
-        for n in DEGRADATIONS
-        if n not in exclude and draws[n] < (p / 3 if n == "binarise" else p)
+        n for n in DEGRADATIONS if n not in exclude and draws[n] < (p / 3 if n == "binarise" else p)
     )
     for name in chosen:
         page = DEGRADATIONS[name](page, strength=float(rng.uniform(0.2, 1.0)) * strength, rng=rng)

@@ -18,7 +18,7 @@ def test_crop_benchmark_scores_methods_against_truth() -> None:
     for r in results:
         if r.method == "true mask":
             assert iou(r.counts) == 1.0
-            assert r.snr > 10 and r.r > 0.95
+            assert r.snr > 5 and r.r > 0.9
         assert r.ms > 0 and np.isfinite(r.mse)
     rows = summarise_crops(results)
     assert [(r.method, r.subset) for r in rows] == [

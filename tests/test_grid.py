@@ -1,0 +1,158 @@
+"""Grid detection on pages drawn by the renderer, whose exact truth is known."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ecgtrace.data import Record
+from ecgtrace.grid import Grid, deskew, detect_grid
+from ecgtrace.io import write_png
+from ecgtrace.render import GridStyle, PageSpec, Rendered, render_page
+from ecgtrace.render import degrade as deg
+from ecgtrace.render.crops import crop_segment
+
+SMALL = {"page_mm": (110.0, 150.0), "duration_s": 5.0, "rhythm_leads": ()}
+
+
+def _page(record: Record, **spec: object) -> Rendered:
+    options = {**SMALL, **spec}
+    return render_page(record.p_signal, record.fs, PageSpec(**options), rng=1)  # type: ignore[arg-type]
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a / b - 1)
+
+
+def _assert_pitch(grid: Grid, row: float, col: float, tol: float = 0.005) -> None:
+    assert grid.found, grid
+    assert _rel(grid.px_per_mm_row, row) <= tol, (grid.px_per_mm_row, row)
+    assert _rel(grid.px_per_mm_col, col) <= tol, (grid.px_per_mm_col, col)
+
+
+@pytest.mark.parametrize(
+    ("dpi", "colour", "style"),
+    [
+        (75.0, "red", "solid"),
+        (110.0, "pink", "dotted"),
+        (200.0, "grey", "solid"),
+        (160.0, "grey", "dotted"),
+        (250.0, "green", "solid"),
+        (330.0, "blue", "dotted"),
+        (420.0, "orange", "solid"),
+    ],
+)
+def test_pitch_within_half_a_percent(record: Record, dpi: float, colour: str, style: str) -> None:
+    page = _page(record, dpi=dpi, grid=GridStyle.named(colour, style=style))
+    grid = detect_grid(page.image)
+    _assert_pitch(grid, page.truth.px_per_mm_row, page.truth.px_per_mm_col)
+    assert abs(grid.rotation_deg) < 0.1
+    assert 0.0 <= grid.confidence <= 1.0 and grid.confidence > 0.5
+    # The phase puts a major line where the renderer drew one (within a px).
+    major = 5 * grid.px_per_mm_row
+    assert 0 <= grid.phase_row < major and 0 <= grid.phase_col < 5 * grid.px_per_mm_col
+
+
+def test_rows_and_cols_measured_apart(record: Record) -> None:
+    page = _page(record, dpi=180.0, grid=GridStyle.named("pink"))
+    rows, cols = page.image.shape[:2]
+    new_rows, new_cols = round(rows * 0.95), round(cols * 1.08)
+    image = cv2.resize(page.image, (new_cols, new_rows), interpolation=cv2.INTER_AREA)
+    grid = detect_grid(np.asarray(image, np.uint8))
+    _assert_pitch(
+        grid,
+        page.truth.px_per_mm_row * new_rows / rows,
+        page.truth.px_per_mm_col * new_cols / cols,
+    )
+
+
+@pytest.mark.parametrize("degrees", [-7.5, 3.2, 11.0])
+def test_rotation_recovered(record: Record, degrees: float) -> None:
+    page = deg.rotate(_page(record, dpi=150.0, grid=GridStyle.named("red")), degrees=degrees)
+    grid = detect_grid(page.image)
+    assert abs(grid.rotation_deg - degrees) <= 0.2, grid.rotation_deg
+    _assert_pitch(grid, page.truth.px_per_mm_row, page.truth.px_per_mm_col)
+
+
+def test_deskew_levels_a_rotated_line() -> None:
+    image = np.zeros((201, 301), np.float32)
+    image[100, :] = 1.0
+    turned = deskew(deskew(image, -4.0), 4.0)  # -4 tilts it, +4 levels it again
+    assert np.argmax(turned.sum(axis=1)) == 100
+    tilted = deskew(image, -4.0)  # undoing a -4 deg turn = turning counter-clockwise by 4
+    left, right = np.argmax(tilted[:, 40]), np.argmax(tilted[:, 260])
+    assert right < left  # counter-clockwise as displayed: the line rises to the right
+
+
+def test_single_lead_crop(record: Record) -> None:
+    page = render_page(record.p_signal, record.fs, PageSpec(dpi=200.0), rng=0)
+    crop = crop_segment(page, 4)  # one 2.5 s cell (aVL) with its band
+    assert crop.image.shape[0] < 500 and crop.image.shape[1] < 700
+    _assert_pitch(detect_grid(crop.image), crop.px_per_mm_row, crop.px_per_mm_col)
+    mid = crop.image.shape[0] // 2  # a tighter strip: ~ 32 x 70 mm, 250 x 550 px
+    strip = np.ascontiguousarray(crop.image[mid - 125 : mid + 125])
+    _assert_pitch(detect_grid(strip), crop.px_per_mm_row, crop.px_per_mm_col)
+
+
+def test_no_grid_is_reported_not_raised(record: Record) -> None:
+    page = _page(record, dpi=200.0, grid=GridStyle(style="none"))
+    grid = detect_grid(page.image)
+    assert not grid.found and grid.confidence < 0.2
+    blank = detect_grid(np.full((300, 400, 3), 255, np.uint8))
+    assert not blank.found and blank.confidence == 0.0
+    assert not detect_grid(np.zeros((5, 5, 3), np.uint8)).found
+
+
+def test_binarised_page(record: Record) -> None:
+    dark = GridStyle(minor_colour=(150, 150, 150), major_colour=(70, 70, 70))
+    page = deg.binarise(_page(record, dpi=240.0, grid=dark), strength=0.5, rng=0)
+    assert set(np.unique(page.image)) <= {0, 255}
+    grid = detect_grid(page.image)
+    _assert_pitch(grid, page.truth.px_per_mm_row, page.truth.px_per_mm_col)
+
+
+def test_faded_jpeg_page(record: Record) -> None:
+    page = _page(record, dpi=140.0, grid=GridStyle.named("orange"))
+    page = deg.jpeg(deg.faded(page, strength=1.0, rng=2), strength=0.8, rng=3)
+    grid = detect_grid(page.image)
+    _assert_pitch(grid, page.truth.px_per_mm_row, page.truth.px_per_mm_col)
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "ecgtrace", *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
+
+
+def test_cli_grid_exit_codes(record: Record, tmp_path: Path) -> None:
+    page = _page(record, dpi=150.0, grid=GridStyle.named("pink"))
+    write_png(tmp_path / "page.png", page.image)
+    ok = _cli("grid", "page.png", "--json", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    doc = json.loads(ok.stdout)
+    for key in ("px_per_mm_row", "px_per_mm_col", "rotation_deg", "confidence", "found"):
+        assert key in doc
+    assert doc["found"] and _rel(doc["px_per_mm_col"], page.truth.px_per_mm_col) <= 0.005
+    human = _cli("grid", "page.png", cwd=tmp_path)
+    assert human.returncode == 0 and "px/mm" in human.stdout
+
+    blank = _page(record, dpi=150.0, grid=GridStyle(style="none"))
+    write_png(tmp_path / "blank.png", blank.image)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    for name, cause in [
+        ("blank.png", "no ECG grid"),
+        ("missing.png", "no such file"),
+        ("broken.png", "cannot decode"),
+    ]:
+        bad = _cli("grid", name, cwd=tmp_path)
+        assert bad.returncode == 2, (name, bad.stdout, bad.stderr)
+        assert bad.stderr.count("\n") == 1 and name in bad.stderr and cause in bad.stderr
+        assert "Traceback" not in bad.stderr

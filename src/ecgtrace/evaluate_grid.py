@@ -448,7 +448,7 @@ class ScanRow:
 
 def scan_overlays(folder: Path, out_dir: Path) -> list[ScanRow]:
     """Detect the grid on every image in ``folder`` and write ``<out_dir>/<stem>.png`` overlays."""
-    from ecgtrace.io.files import atomic_write_bytes
+    from ecgtrace.io.files import write_png
     from ecgtrace.io.images import read_image
 
     rows = []
@@ -458,12 +458,7 @@ def scan_overlays(folder: Path, out_dir: Path) -> list[ScanRow]:
         g = detect_grid(image)
         ms = (time.perf_counter() - t0) * 1000
         overlay = draw_overlay(image, g)
-        ok, buf = cv2.imencode(
-            ".png", np.ascontiguousarray(overlay[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 9]
-        )
-        if not ok:
-            raise OSError("PNG encoding failed")
-        atomic_write_bytes(out_dir / f"{path.stem}.png", buf.tobytes())
+        write_png(out_dir / f"{path.stem}.png", overlay, compression=9)
         rows.append(
             ScanRow(
                 name=path.name,

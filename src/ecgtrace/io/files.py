@@ -33,18 +33,22 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return path
 
 
-def encode_png(image: NDArray[np.uint8]) -> bytes:
-    """PNG bytes of an RGB (rows, cols, 3) or grey (rows, cols) uint8 image."""
+def encode_png(image: NDArray[np.uint8], *, compression: int = 3) -> bytes:
+    """PNG bytes of an RGB (rows, cols, 3) or grey (rows, cols) uint8 image (zlib level 0-9)."""
     arr = image[..., ::-1] if image.ndim == 3 else image
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr))
+    ok, buf = cv2.imencode(
+        ".png", np.ascontiguousarray(arr), [cv2.IMWRITE_PNG_COMPRESSION, compression]
+    )
     if not ok:
         raise OSError("PNG encoding failed")
     return buf.tobytes()
 
 
-def write_png(path: str | os.PathLike[str], image: NDArray[np.uint8]) -> Path:
+def write_png(
+    path: str | os.PathLike[str], image: NDArray[np.uint8], *, compression: int = 3
+) -> Path:
     """Write an RGB or grey uint8 image as PNG, atomically."""
-    return atomic_write_bytes(path, encode_png(image))
+    return atomic_write_bytes(path, encode_png(image, compression=compression))
 
 
 def _strict(obj: Any) -> Any:

@@ -94,7 +94,19 @@ def _classical(crop: Crop) -> NDArray[np.float32]:
     return segment_classical(crop.image, px_per_mm=crop.px_per_mm_row)
 
 
-SEGMENTERS: dict[str, Segmenter] = {"true mask": _true_mask, "classical": _classical}
+def _unet(crop: Crop) -> NDArray[np.float32]:
+    from ecgtrace.segment.unet import segment_unet
+
+    return segment_unet(
+        crop.image, px_per_mm_row=crop.px_per_mm_row, px_per_mm_col=crop.px_per_mm_col
+    )
+
+
+SEGMENTERS: dict[str, Segmenter] = {
+    "true mask": _true_mask,
+    "classical": _classical,
+    "unet": _unet,
+}
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,7 @@ class CropResult:
     lead: str
     overlap: bool
     degradations: tuple[str, ...]
-    counts: Counts
+    counts: Counts | None
     mse: float
     r: float
     snr: float
@@ -142,11 +154,27 @@ def crop_geometry(crop: Crop, fs: float) -> LeadGeometry:
     )
 
 
+def lead_columns(geometry: LeadGeometry, cols: int) -> slice:
+    """The crop columns (px) the lead's time span covers, as a layout's lead box gives them."""
+    c0 = int(np.floor(geometry.col0))
+    span = geometry.duration_s * geometry.speed_mm_s * geometry.px_per_mm_col
+    return slice(max(0, c0), min(cols, int(np.ceil(geometry.col0 + span)) + 1))
+
+
 def score_crop(crop: Crop, method: str, segmenter: Segmenter, *, fs: float) -> CropResult:
-    """Segment and extract one crop, and score it against its truth."""
+    """Segment and extract one crop, and score it against its truth.
+
+    Every method sees the lead's box: its probability is kept only in the lead's own columns
+    (the margins hold the row's next lead, which continues the same line). IoU needs pixel
+    truth; crops without it (``mask_known`` False) score signals only.
+    """
+    geometry = crop_geometry(crop, fs)
     t0 = time.perf_counter()
-    prob = segmenter(crop)
-    sig = extract_lead(prob, crop_geometry(crop, fs), fs=fs)
+    rows, cols = crop.image.shape[:2]
+    prob = np.zeros((rows, cols), dtype=np.float32)
+    keep = lead_columns(geometry, cols)
+    prob[:, keep] = segmenter(crop)[:, keep]
+    sig = extract_lead(prob, geometry, fs=fs)
     ms = (time.perf_counter() - t0) * 1000
     ref = crop.signal_mv
     est = sig.mv[: ref.size]
@@ -156,12 +184,17 @@ def score_crop(crop: Crop, method: str, segmenter: Segmenter, *, fs: float) -> C
         lead=crop.lead,
         overlap=crop.overlap,
         degradations=crop.degradations,
-        counts=confusion(prob >= 0.5, crop.mask),
+        counts=confusion(prob >= 0.5, crop.mask) if crop.mask_known else None,
         mse=mse(ref, aligned),
         r=pearson_r(ref, aligned),
         snr=challenge_snr(ref, est, fs=fs),
         ms=ms,
     )
+
+
+def _mean_iou(results: Sequence[CropResult]) -> float:
+    values = [iou(r.counts) for r in results if r.counts is not None]
+    return float(np.nanmean(values)) if values else float("nan")
 
 
 def summarise_crops(results: Sequence[CropResult]) -> list[CropRow]:
@@ -177,7 +210,7 @@ def summarise_crops(results: Sequence[CropResult]) -> list[CropRow]:
                     method=method,
                     subset=subset,
                     n=len(sel),
-                    iou=float(np.nanmean([iou(r.counts) for r in sel])),
+                    iou=_mean_iou(sel),
                     mse=float(np.nanmean([r.mse for r in sel])),
                     r=float(np.nanmean([r.r for r in sel])),
                     snr=float(np.nanmean([r.snr for r in sel])),

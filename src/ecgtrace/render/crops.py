@@ -25,7 +25,8 @@ class Crop:
 
     ``mask`` (rows, cols) bool is the lead's own trace, ``others`` the other leads' traces;
     ``polyline`` and ``zero_line`` (n, 2) are (row, col) px in the crop; ``origin`` is the crop's
-    top-left pixel in the page.
+    top-left pixel in the page. Crops cut from pages drawn by another tool have a signal but
+    no pixel truth: ``mask_known`` is False and ``mask``/``others`` are all False.
     """
 
     image: NDArray[np.uint8]
@@ -43,6 +44,7 @@ class Crop:
     overlap: bool
     origin: tuple[int, int]
     degradations: tuple[str, ...] = ()
+    mask_known: bool = True
 
 
 def crop_segment(
@@ -51,19 +53,24 @@ def crop_segment(
     *,
     margin_mm: float = 5.0,
     whole_trace: bool = False,
+    half_height_mm: float | None = None,
     degradations: tuple[str, ...] = (),
 ) -> Crop:
     """Cut the crop of segment ``index``: its band plus ``margin_mm`` above, below and aside.
 
     With ``whole_trace`` the crop grows (still centred on the baseline) until it holds all of
-    the lead's ink, however far its complexes reach. Parts outside the page are paper-coloured.
+    the lead's ink, however far its complexes reach; ``half_height_mm`` instead fixes the
+    height to that much above and below the baseline. Parts outside the page are
+    paper-coloured.
     """
     truth = page.truth
     seg = truth.segments[index]
     ppm_r, ppm_c = seg.px_per_mm_row, seg.px_per_mm_col
     centre = float(np.nanmean(seg.zero_line[:, 0]))
     half = max(centre - seg.band.top, seg.band.bottom - centre) + margin_mm * ppm_r
-    if whole_trace:
+    if half_height_mm is not None:
+        half = half_height_mm * ppm_r
+    elif whole_trace:
         ink = seg.mask_box
         half = max(half, centre - ink.top + 1, ink.bottom - centre + 1)
     r0 = math.floor(centre - half)

@@ -156,3 +156,15 @@ def test_cli_grid_exit_codes(record: Record, tmp_path: Path) -> None:
         assert bad.returncode == 2, (name, bad.stdout, bad.stderr)
         assert bad.stderr.count("\n") == 1 and name in bad.stderr and cause in bad.stderr
         assert "Traceback" not in bad.stderr
+
+
+def test_settle_pitch_reads_a_wide_pen_as_a_misread_grid() -> None:
+    from ecgtrace.grid import Grid, settle_pitch
+
+    faint = Grid(4.7, 4.7, 0.0, 0.0, 0.0, 0.5, True)  # 1 mm lines taken for 5 mm ones
+    fixed = settle_pitch(faint, stroke_px=6.0)  # a 1.3 mm "pen" at 4.7 px/mm
+    assert fixed.px_per_mm_row == pytest.approx(23.5) and fixed.px_per_mm_col == pytest.approx(23.5)
+    right = Grid(23.5, 23.5, 0.0, 0.0, 0.0, 0.5, True)
+    assert settle_pitch(right, stroke_px=20.0) is right  # a thick 0.85 mm pen is a pen
+    assert settle_pitch(faint, stroke_px=3.0) is faint  # 0.64 mm: plausible as it is
+    assert settle_pitch(faint, stroke_px=40.0) is faint  # 8.5 mm: no pitch explains it

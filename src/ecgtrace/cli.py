@@ -334,13 +334,9 @@ def bench_render(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the rows here.")] = None,
 ) -> None:
     """Render speed on one core: the bundled record in several layouts (target: 3x4 < 500 ms)."""
-    import cv2
-
     from ecgtrace.evaluate import render_speed
 
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    cv2.setNumThreads(1)
+    _one_core()
     try:
         dpis = tuple(float(v) for v in dpi.split(","))
     except ValueError:
@@ -353,6 +349,44 @@ def bench_render(
         table.add_row(
             r.case, f"{r.dpi:g}", f"{r.shape[1]}x{r.shape[0]}",
             f"{r.median_ms:.0f}", f"{r.p90_ms:.0f}", f"{r.min_ms:.0f}",
+        )  # fmt: skip
+    out.print(table)
+    if json_out is not None:
+        from ecgtrace.io.files import write_json
+
+        write_json(json_out, {"cores": 1, "rows": [asdict(r) for r in rows]})
+
+
+def _one_core() -> None:
+    import cv2
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    cv2.setNumThreads(1)
+
+
+@bench_app.command("unet")
+def bench_unet(
+    n: Annotated[int, typer.Option(help="Timed runs per crop.")] = 20,
+    dpi: Annotated[float, typer.Option(help="Page DPI.")] = 200.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the rows here.")] = None,
+) -> None:
+    """U-Net inference per lead crop on one core with onnxruntime (target: 2.5 s crop <= 50 ms)."""
+    from ecgtrace.evaluate import unet_speed
+
+    _one_core()
+    try:
+        rows = unet_speed(n=n, dpi=dpi)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    table = Table(title=f"U-Net inference, onnxruntime, 1 core, {n} runs each (ms)")
+    for col in ("lead", "s", "crop px", "input px", "median", "p90", "min"):
+        table.add_column(col, justify="left" if col == "lead" else "right")
+    for r in rows:
+        table.add_row(
+            r.lead, f"{r.duration_s:g}", f"{r.crop_shape[1]}x{r.crop_shape[0]}",
+            f"{r.input_shape[1]}x{r.input_shape[0]}",
+            f"{r.median_ms:.1f}", f"{r.p90_ms:.1f}", f"{r.min_ms:.1f}",
         )  # fmt: skip
     out.print(table)
     if json_out is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,7 +22,7 @@ from ecgtrace.metrics import (
     pearson_r,
 )
 from ecgtrace.render import GridStyle, PageSpec, render_page
-from ecgtrace.render.crops import Crop, iter_crops
+from ecgtrace.render.crops import Crop, crop_segment, iter_crops
 from ecgtrace.segment import segment_classical
 
 
@@ -74,6 +74,67 @@ def render_speed(
                     min_ms=min(times),
                 )
             )
+    return rows
+
+
+@dataclass(frozen=True)
+class UNetSpeed:
+    """U-Net inference time on one lead crop (resize, network, resize back), ms, one thread."""
+
+    lead: str
+    dpi: float
+    duration_s: float
+    crop_shape: tuple[int, int]
+    input_shape: tuple[int, int]
+    n: int
+    median_ms: float
+    p90_ms: float
+    min_ms: float
+
+
+def unet_speed(
+    *, n: int = 20, dpi: float = 200.0, leads: tuple[int, ...] = (0, 12), warmup: int = 2
+) -> list[UNetSpeed]:
+    """Time :func:`~ecgtrace.segment.unet.segment_unet` on crops of a clean 3x4+II page.
+
+    Segment 0 is lead I (2.5 s), segment 12 the 10 s lead II rhythm strip.
+    """
+    from ecgtrace.segment.unet import default_model, segment_unet
+
+    rec = example_record()
+    page = render_page(rec.p_signal, rec.fs, PageSpec(dpi=dpi), rng=0)
+    model = default_model()
+    rows = []
+    for k in leads:
+        crop = crop_segment(page, k, whole_trace=True)
+        times = []
+        for i in range(warmup + n):
+            t0 = time.perf_counter()
+            segment_unet(
+                crop.image,
+                px_per_mm_row=crop.px_per_mm_row,
+                px_per_mm_col=crop.px_per_mm_col,
+                model=model,
+            )
+            if i >= warmup:
+                times.append((time.perf_counter() - t0) * 1000)
+        prep = model.prep
+        rows.append(
+            UNetSpeed(
+                lead=crop.lead,
+                dpi=dpi,
+                duration_s=crop.times_s.size / rec.fs,
+                crop_shape=(crop.image.shape[0], crop.image.shape[1]),
+                input_shape=(
+                    round(crop.image.shape[0] * prep.px_per_mm / crop.px_per_mm_row),
+                    round(crop.image.shape[1] * prep.px_per_mm / crop.px_per_mm_col),
+                ),
+                n=n,
+                median_ms=statistics.median(times),
+                p90_ms=float(np.percentile(times, 90)),
+                min_ms=min(times),
+            )
+        )
     return rows
 
 
@@ -255,10 +316,26 @@ def evaluate_crops(
         whole_trace=True,
         rng=seed,
     )
+    return score_crops(crops, methods=methods, fs=500.0, progress=progress)
+
+
+def score_crops(
+    crops: Iterable[Crop],
+    *,
+    methods: Sequence[str],
+    fs: float,
+    progress: Callable[[], None] | None = None,
+) -> list[CropResult]:
+    """Score each method on each crop (signals at ``fs`` Hz); ``progress`` once per crop."""
+    unknown = [m for m in methods if m not in SEGMENTERS]
+    if unknown:
+        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(SEGMENTERS)}")
     results = []
     for crop in crops:
         for method in methods:
-            results.append(score_crop(crop, method, SEGMENTERS[method], fs=500.0))
+            if method == "true mask" and not crop.mask_known:
+                continue
+            results.append(score_crop(crop, method, SEGMENTERS[method], fs=fs))
         if progress is not None:
             progress()
     return results

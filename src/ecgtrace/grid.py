@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -708,3 +708,33 @@ def _reconcile(a: AxisFit | None, b: AxisFit | None) -> tuple[AxisFit | None, Ax
         choice = min((b.px_per_mm, *b.alternatives), key=lambda v: off(v, a.px_per_mm))
         return a, _reading(b, choice)
     return a, b
+
+
+# ECG pens draw 0.1-0.6 mm, a scan's blur widens them to ~1 mm (0.93 mm seen on the shared
+# scans); a trace wider than this means a misread pitch.
+MAX_PEN_MM = 1.1
+
+
+def settle_pitch(grid: Grid, *, stroke_px: float) -> Grid:
+    """Check a grid reading against the trace's pen width (px, across a flat stretch).
+
+    Where only one kind of line is visible, 1 mm lines can pass for 5 mm ones: the pitch then
+    reads 5x too small and the pen looks over ``MAX_PEN_MM`` wide. If 5x the pitch makes the pen
+    plausible, that reading is returned (and logged); otherwise ``grid`` unchanged.
+    """
+    if not grid.found or not stroke_px > 0:
+        return grid
+    pen_mm = stroke_px / grid.px_per_mm_row
+    if pen_mm <= MAX_PEN_MM or pen_mm / MAJOR_MM > MAX_PEN_MM:
+        return grid
+    factor = MAJOR_MM / MINOR_MM
+    log.info(
+        "pen %.2f mm wide at %.2f px/mm: the lines read as 5 mm apart are 1 mm apart; pitch x%g",
+        pen_mm, grid.px_per_mm_row, factor,
+    )  # fmt: skip
+    return replace(
+        grid,
+        px_per_mm_row=grid.px_per_mm_row * factor,
+        px_per_mm_col=grid.px_per_mm_col * factor,
+        minor_visible=False,
+    )

@@ -184,6 +184,13 @@ def eval_crops(
         str, typer.Option(help="PTB-XL split: test (fold 10) or validation.")
     ] = "test",
     methods: Annotated[str, typer.Option(help="Methods, comma-separated.")] = "true mask,classical",
+    source: Annotated[
+        str,
+        typer.Option(
+            help="rendered: crops drawn by ecgtrace from a PTB-XL split; ecgtizer: lead crops "
+            "cut from the ECGtizer PDFs (fold 10, another renderer; all of them, --n ignored)."
+        ),
+    ] = "rendered",
     dpi: Annotated[str, typer.Option(help="DPI range LOW,HIGH (or one value).")] = "100,300",
     clean: Annotated[bool, typer.Option(help="No degradations.")] = False,
     json_out: Annotated[
@@ -193,7 +200,12 @@ def eval_crops(
 ) -> None:
     """Segment and extract N single-lead crops (half overlapping); print the table per method."""
     from ecgtrace import data
-    from ecgtrace.evaluate import crop_rows_markdown, evaluate_crops, summarise_crops
+    from ecgtrace.evaluate import (
+        crop_rows_markdown,
+        evaluate_crops,
+        score_crops,
+        summarise_crops,
+    )
     from ecgtrace.io.files import atomic_write_bytes, write_json
 
     if split not in ("test", "validation", "train"):
@@ -202,28 +214,46 @@ def eval_crops(
         dpis = [float(v) for v in dpi.split(",")]
     except ValueError:
         fail(f"--dpi {dpi!r}: give LOW,HIGH or one number")
+    if source not in ("rendered", "ecgtizer"):
+        fail(f"--source {source!r}: choose rendered or ecgtizer")
     try:
         with Progress(console=err, transient=True) as bar:
-            task = bar.add_task("crops", total=n)
-            results = evaluate_crops(
-                n,
-                seed=seed,
-                split=split,  # type: ignore[arg-type]
-                methods=_leads(methods),
-                dpi=(min(dpis), max(dpis)),
-                degrade=0.0 if clean else 1.0,
-                progress=lambda: bar.advance(task),
-            )
+            if source == "ecgtizer":
+                from ecgtrace.evaluate_ecgtizer import ecgtizer_crops, ecgtizer_ids
+
+                ids = ecgtizer_ids()
+                task = bar.add_task("crops", total=13 * len(ids))
+                results = score_crops(
+                    ecgtizer_crops(dpi=max(dpis), ids=ids),
+                    methods=_leads(methods),
+                    fs=500.0,
+                    progress=lambda: bar.advance(task),
+                )
+            else:
+                task = bar.add_task("crops", total=n)
+                results = evaluate_crops(
+                    n,
+                    seed=seed,
+                    split=split,  # type: ignore[arg-type]
+                    methods=_leads(methods),
+                    dpi=(min(dpis), max(dpis)),
+                    degrade=0.0 if clean else 1.0,
+                    progress=lambda: bar.advance(task),
+                )
     except (data.DataError, ValueError) as exc:
         fail(str(exc))
     rows = summarise_crops(results)
-    look = "clean" if clean else "mixed degradations"
-    table = Table(title=f"single-lead crops, {split} split, n={n}, seed={seed}, DPI {dpi}, {look}")
+    if source == "ecgtizer":
+        title = f"lead crops of the ECGtizer PDFs (fold 10) at {max(dpis):g} DPI"
+    else:
+        look = "clean" if clean else "mixed degradations"
+        title = f"single-lead crops, {split} split, n={n}, seed={seed}, DPI {dpi}, {look}"
+    table = Table(title=title)
     for col in ("method", "subset", "n", "IoU", "MSE (mV^2)", "r", "SNR (dB)", "ms/crop"):
         table.add_column(col, justify="left" if col in ("method", "subset") else "right")
     for r in rows:
         table.add_row(
-            r.method, r.subset, str(r.n), f"{r.iou:.3f}", f"{r.mse:.4f}", f"{r.r:.3f}",
+            r.method, r.subset, str(r.n), r.iou_text, f"{r.mse:.4f}", f"{r.r:.3f}",
             f"{r.snr:.2f}", f"{r.ms:.0f}",
         )  # fmt: skip
     out.print(table)
@@ -231,6 +261,7 @@ def eval_crops(
         write_json(
             json_out,
             {
+                "source": source,
                 "n": n,
                 "seed": seed,
                 "split": split,

@@ -198,6 +198,11 @@ class CropRow:
     snr: float
     ms: float
 
+    @property
+    def iou_text(self) -> str:
+        """IoU to 3 decimals, or n/a where the crops had no pixel truth."""
+        return "n/a" if np.isnan(self.iou) else f"{self.iou:.3f}"
+
 
 def crop_geometry(crop: Crop, fs: float) -> LeadGeometry:
     """The crop's paper geometry from its truth: px/mm, speed, gain and where its time starts.
@@ -349,7 +354,7 @@ def crop_rows_markdown(rows: Sequence[CropRow]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r.method} | {r.subset} | {r.n} | {r.iou:.3f} | {r.mse:.4f} | {r.r:.3f} | "
+            f"| {r.method} | {r.subset} | {r.n} | {r.iou_text} | {r.mse:.4f} | {r.r:.3f} | "
             f"{r.snr:.2f} | {r.ms:.0f} |"
         )
     return "\n".join(lines) + "\n"

@@ -1,38 +1,44 @@
 """Single-lead crops cut from the ECGtizer PDFs (a foreign renderer), with their truth signals.
 
 The ECGtizer PDFs (``$ECGTRACE_DATA/ecgtizer-pdf``) are A4-landscape vector printouts of PTB-XL
-test-fold records: a red 1 mm / 5 mm grid, black traces at 25 mm/s, a 3x4 layout (rows
-I aVR V1 V4 / II aVL V2 V5 / III aVF V3 V6, columns 2.5 s each, no separators) and a 10 s
+test-fold records: a red 1 mm / 5 mm grid, black traces at 25 mm/s and 10 mm/mV, a 3x4 layout
+(rows I aVR V1 V4 / II aVL V2 V5 / III aVF V3 V6, columns of 2.5 s, no separators) and a 10 s
 lead-II rhythm strip as a 4th row. Each row starts at the left with a 1 mV calibration pulse
 (a rectangle standing on the row's 0 mV baseline), a gap of about 1 mm, then the trace.
 
-The page geometry is read from the page itself, never from the PDF's drawing commands:
+What the renderer does (read once from the PDFs' drawing commands, for the record; this module
+measures the raster): each trace is a polyline through every 4th sample of a centred 5-sample
+moving average of the 500 Hz record, starting at the segment's sample 4 (8 ms); rows are 40 mm
+apart; the 3x4 columns are 62 mm apart, not 62.5, so column k is drawn ``k * 0.5 mm`` (20 ms)
+left of where 25 mm/s from the rhythm strip's t = 0 puts it.
 
-* **Ink.** A pixel is trace ink when its brightest channel is dark: ``max(R, G, B) < INK_MAX``
-  (110). The grid is pink (its brightest channel stays >= ~230), so this keeps black ink only.
-  At 100 DPI the 0.25 mm strokes are one pixel wide and anti-aliased, and a few % of the trace's
-  columns hold no pixel below 110; structure is therefore found on the laxer
-  ``max(R, G, B) < FAINT_MAX`` (170), still far below any grid pixel.
+The page geometry is measured on the raster:
+
+* **Ink.** A pixel is trace ink when its brightest channel is dark, ``max(R, G, B) < INK_MAX``
+  (110); the grid is pink (its brightest channel stays >= ~230). At 100 DPI the 0.24 mm strokes
+  are under a pixel wide and anti-aliased, and a few % of a trace's columns hold no pixel below
+  110, so structure is found on the laxer ``max(R, G, B) < FAINT_MAX`` (170), still far from
+  any grid pixel.
 * **Scale.** px/mm along rows and cols from :func:`ecgtrace.grid.detect_grid`.
 * **Rows.** Exactly four calibration pulses (hollow rectangles at the left of the page). The
   darkness-weighted centre of each pulse's feet is the row's 0 mV baseline; the centre of its
   top stroke is 1 mV above it, which gives the gain (mm/mV), snapped to 5, 10 or 20 when within
   3 %. The row pitch is the median distance between consecutive baselines.
-* **Time.** The first column of trace ink right of the pulse, per row (the median over the four
-  rows is used). ECGtizer draws its polylines through every 4th sample starting at sample 4,
-  so this first inked column is 4 samples (8 ms, 0.2 mm at 25 mm/s) after t = 0:
-  ``col(t) = first_col - 0.5 + (t - 0.008 s) * 25 mm/s * px_per_mm_col`` (the ``- 0.5`` puts
-  the stroke's butt end at the first inked pixel's left edge). Checked against the truth by a
-  least-squares fit of the drawn trace, and by the rhythm strip's end.
+* **Time.** Per row, the column where the first stroke right of the pulse begins (the first
+  ``FAINT_MAX`` column, refined by its share of ink); the median over the rows is the first
+  vertex, 8 ms after t = 0. Checked by each row's end: the rhythm strip's last vertex (sample
+  4996) and the 3x4 rows' (sample 4998, column 3) must lie within 1 mm of where this time axis
+  and the column shift put them.
 
-Each crop mirrors :func:`ecgtrace.render.crops.crop_segment`: it spans the lead's time span plus
-``margin_mm`` aside and is centred (vertically) on the lead's baseline with half-height
-``row_pitch / 2 + margin_mm``. With ``whole_trace`` it grows, still centred, until it holds the
-lead's own trace: the ink (``FAINT_MAX``) within ``OWN_REACH_MM`` of the rows that the truth
-polyline sweeps in each of the lead's columns, and the truth polyline itself. Ink further away
-(other rows, lead names) is not the lead's. ``overlap`` is computed from the truth: another
-row's truth signal, drawn at its baseline, comes within half a row pitch of this lead's
-baseline in the lead's columns.
+Each crop mirrors :func:`ecgtrace.render.crops.crop_segment`: it spans the lead's time span as
+drawn plus ``margin_mm`` aside and is centred (vertically) on the lead's baseline with
+half-height ``row_pitch / 2 + margin_mm``. With ``whole_trace`` it grows, still centred, until it
+holds the lead's own trace: the ``FAINT_MAX`` ink within ``OWN_REACH_MM`` (rows) of what the
+truth polyline sweeps in each of the lead's columns, and the truth polyline itself; ink further
+away (other rows, lead names) is not the lead's. ``overlap`` comes from the truth: another row's
+truth, drawn at its baseline, comes within half a row pitch of this lead's baseline in the
+lead's columns. The truth is the raw record, so the polyline departs from the drawn (smoothed)
+trace by up to ~1 mm at sharp QRS peaks.
 """
 
 from __future__ import annotations
@@ -67,7 +73,10 @@ RHYTHM_LEAD = "II"
 SPEED_MM_S = 25.0
 COLUMN_S = 2.5
 STRIP_S = 10.0
-FIRST_VERTEX_S = 0.008  # the first vertex drawn is sample 4 of 500 Hz
+FIRST_VERTEX_S = 0.008  # each polyline's first vertex is its segment's sample 4 (of 500 Hz)
+COLUMN_SHIFT_MM = 0.5  # column k of the 3x4 rows is drawn k * 0.5 mm left of its time
+RHYTHM_LAST_S = 9.992  # last vertex of the rhythm strip: sample 4996
+SHORT_LAST_S = 9.996  # last vertex of the 3x4 rows: sample 4998
 INK_MAX = 110  # max(R, G, B) below this: trace ink
 FAINT_MAX = 170  # max(R, G, B) below this: ink or its anti-aliased edge (grid pixels are >= ~230)
 OWN_REACH_MM = 1.0  # ink this close (rows) to the truth polyline's sweep belongs to the lead
@@ -87,8 +96,8 @@ class PageGeometry:
     (top, left, bottom, right) pixel extents (inclusive); ``col_t0`` is the column (px) of
     t = 0 s; ``row_pitch`` (px) the median baseline spacing; ``gain_measured`` (mm/mV) the pulse
     height and ``gain_mm_mv`` the gain used (snapped to a standard one when within 3 %).
-    ``strip_end_error_mm`` is the rhythm strip's last inked column minus where its last drawn
-    sample should be, in mm.
+    ``strip_end_error_mm`` and ``rows_end_error_mm`` are the rhythm strip's and the 3x4 rows'
+    (median) last inked column minus where their last drawn sample should be, in mm.
     """
 
     px_per_mm_row: float
@@ -101,10 +110,17 @@ class PageGeometry:
     gain_measured: float
     gain_mm_mv: float
     strip_end_error_mm: float
+    rows_end_error_mm: float
 
-    def col_of(self, t_s: NDArray[np.float64] | float) -> NDArray[np.float64]:
-        """Column (px) of time ``t_s`` (s) on this page."""
-        return self.col_t0 + np.asarray(t_s, np.float64) * SPEED_MM_S * self.px_per_mm_col
+    def col_of(
+        self, t_s: NDArray[np.float64] | float, column: int | NDArray[np.int_] = 0
+    ) -> NDArray[np.float64]:
+        """Column (px) where time ``t_s`` (s) is drawn in 3x4 column ``column`` (0-3).
+
+        The rhythm strip is column 0; column k is drawn ``k * COLUMN_SHIFT_MM`` to the left.
+        """
+        mm = np.asarray(t_s, np.float64) * SPEED_MM_S - column * COLUMN_SHIFT_MM
+        return self.col_t0 + mm * self.px_per_mm_col
 
 
 def ecgtizer_folder() -> Path:
@@ -131,6 +147,11 @@ def ecgtizer_path(ecg_id: int) -> Path:
 
 
 # ---- page geometry ----------------------------------------------------------------------------
+
+
+def _band(centre: float, half: float, rows: int) -> tuple[int, int]:
+    """First and end row (px) of the rows within ``half`` of ``centre``, clipped to ``rows``."""
+    return max(0, round(centre - half)), min(rows, round(centre + half))
 
 
 def _darkness(image: NDArray[np.uint8]) -> NDArray[np.float64]:
@@ -185,6 +206,29 @@ def find_pulses(
             found.append((top, left, top + h - 1, left + w - 1))
     found.sort()
     return np.asarray(found, dtype=np.int_).reshape(-1, 4)
+
+
+def trace_start(brightest: NDArray[np.uint8], col: int, reach: int) -> float | None:
+    """Sub-pixel column (px) where the first stroke at or right of ``col`` begins.
+
+    ``brightest`` (rows, cols) is ``max(R, G, B)`` of a row's band. The first column with
+    ``FAINT_MAX`` ink within ``reach`` columns holds the stroke's (butt) end: its share of ink,
+    against the next two columns (darkness above each column's median, summed over the
+    stroke's rows), tells how far into that pixel the stroke begins. None when no ink.
+    """
+    window = brightest[:, col : col + reach]
+    inked = np.nonzero((window < FAINT_MAX).any(axis=0))[0]
+    if inked.size == 0:
+        return None
+    first = col + int(inked[0])
+    cols = brightest[:, first : first + 3].astype(np.float64)
+    rows = np.nonzero((cols < FAINT_MAX).any(axis=1))[0]
+    dark = 255.0 - cols[max(rows[0] - 2, 0) : rows[-1] + 3]
+    background = np.median(255.0 - cols, axis=0)
+    sums = np.clip(dark - background, 0.0, None).sum(axis=0)
+    full = float(sums[1:].max()) if sums.size > 1 else 0.0
+    cover = float(np.clip(sums[0] / full, 0.0, 1.0)) if full > 0 else 1.0
+    return first + 0.5 - cover
 
 
 def snap_gain(measured: float) -> float:
@@ -243,29 +287,42 @@ def page_geometry(image: NDArray[np.uint8], *, name: str = "page") -> PageGeomet
     )
 
     # t = 0: the first trace column right of each pulse, within half a pitch of its baseline.
-    firsts = []
     half = pitch / 2
-    reach = round(4 * ppm_c)
-    for i, (_top, _left, _bottom, right) in enumerate(boxes):
-        r0, r1 = max(0, round(bases[i] - half)), min(image.shape[0], round(bases[i] + half))
-        c0 = right + 2  # the pulse's anti-aliased edge may spill one column
-        cols = np.nonzero(faint[r0:r1, c0 : c0 + reach].any(axis=0))[0]
-        if cols.size == 0:
+    firsts = []
+    brightest = image.max(axis=2)
+    for i, right in enumerate(boxes[:, 3]):
+        r0, r1 = _band(bases[i], half, image.shape[0])
+        start = trace_start(brightest[r0:r1], right + 2, round(4 * ppm_c))
+        if start is None:
             raise ValueError(f"{name}: no trace after the calibration pulse of row {i + 1}")
-        firsts.append(c0 + int(cols[0]))
+        firsts.append(start)
     first = float(np.median(firsts))
     if np.ptp(firsts) > 2:
         log.warning("%s: the rows' traces start at different columns %s", name, firsts)
-    col_t0 = first - 0.5 - FIRST_VERTEX_S * SPEED_MM_S * ppm_c
+    col_t0 = first - FIRST_VERTEX_S * SPEED_MM_S * ppm_c
 
-    # The rhythm strip's last drawn sample (4996 of 5000 at 500 Hz): 9.992 s.
-    r0, r1 = round(bases[3] - half), min(image.shape[0], round(bases[3] + half))
-    expect_end = col_t0 + (STRIP_S - FIRST_VERTEX_S) * SPEED_MM_S * ppm_c
-    cols = np.nonzero(faint[r0:r1, round(col_t0) :].any(axis=0))[0]
-    last = round(col_t0) + int(cols[-1]) + 0.5 if cols.size else math.nan
-    end_error = (last - expect_end) / ppm_c
-    if not abs(end_error) <= 1.0:
-        raise ValueError(f"{name}: the rhythm strip ends {end_error:+.2f} mm from 10 s at 25 mm/s")
+    # The time axis' end: each row's last inked column against its last drawn sample.
+    ends = np.empty(4)
+    for i in range(4):
+        r0, r1 = _band(bases[i], half, image.shape[0])
+        cols = np.nonzero(faint[r0:r1, round(col_t0) :].any(axis=0))[0]
+        ends[i] = round(col_t0) + int(cols[-1]) + 0.5 if cols.size else math.nan
+    t0_mm = col_t0 / ppm_c
+    strip_err = ends[3] / ppm_c - (t0_mm + RHYTHM_LAST_S * SPEED_MM_S)
+    rows_err = float(
+        np.median(ends[:3] / ppm_c - (t0_mm + SHORT_LAST_S * SPEED_MM_S - 3 * COLUMN_SHIFT_MM))
+    )
+    log.debug(
+        "%s: rhythm strip ends %+.2f mm, short rows %+.2f mm from where expected",
+        name,
+        strip_err,
+        rows_err,
+    )
+    if not (abs(strip_err) <= 1.0 and abs(rows_err) <= 1.0):
+        raise ValueError(
+            f"{name}: the rows end {strip_err:+.2f} mm (rhythm strip) and {rows_err:+.2f} mm "
+            "(3x4 rows) off 10 s at 25 mm/s"
+        )
     return PageGeometry(
         px_per_mm_row=ppm_r,
         px_per_mm_col=ppm_c,
@@ -276,27 +333,34 @@ def page_geometry(image: NDArray[np.uint8], *, name: str = "page") -> PageGeomet
         row_pitch=pitch,
         gain_measured=measured,
         gain_mm_mv=gain,
-        strip_end_error_mm=end_error,
+        strip_end_error_mm=float(strip_err),
+        rows_end_error_mm=rows_err,
     )
 
 
 # ---- crops ------------------------------------------------------------------------------------
 
 
-def row_signals(p_signal: NDArray[np.float64], fs: float) -> NDArray[np.float64]:
-    """(4, n) mV: what each row draws at each sample of the first 10 s, NaN past the record.
+def row_polylines(
+    p_signal: NDArray[np.float64], fs: float, geometry: PageGeometry
+) -> list[NDArray[np.float64]]:
+    """Where the truth of each of the 4 rows lies on the page: (n, 2) (row, col) px each.
 
-    Rows 1-3 hold the 3x4 layout's leads in turn (2.5 s each), row 4 the lead-II rhythm strip.
+    Rows 1-3 hold the 3x4 layout's leads in turn (2.5 s each, column k shifted as drawn), row 4
+    the 10 s lead-II rhythm strip; ``p_signal`` (n, 12) mV at ``fs`` Hz, first 10 s used.
     """
-    n = round(STRIP_S * fs)
-    out = np.full((4, n), np.nan)
-    m = min(n, p_signal.shape[0])
-    t = np.arange(m) / fs
-    col = np.minimum((t / COLUMN_S + 1e-9).astype(int), 3)
+    g = geometry
+    n = min(round(STRIP_S * fs), p_signal.shape[0])
+    t = np.arange(n) / fs
+    column = np.minimum((t / COLUMN_S + 1e-9).astype(int), 3)
+    gain_px = g.gain_mm_mv * g.px_per_mm_row
+    out = []
     for r, leads in enumerate(LAYOUT_3X4):
         idx = np.asarray([LEAD_NAMES.index(lead) for lead in leads])
-        out[r, :m] = p_signal[np.arange(m), idx[col]]
-    out[3, :m] = p_signal[:m, LEAD_NAMES.index(RHYTHM_LEAD)]
+        values = p_signal[np.arange(n), idx[column]]
+        out.append(np.stack([g.baselines[r] - values * gain_px, g.col_of(t, column)], axis=1))
+    values = p_signal[:n, LEAD_NAMES.index(RHYTHM_LEAD)]
+    out.append(np.stack([g.baselines[3] - values * gain_px, g.col_of(t)], axis=1))
     return out
 
 
@@ -364,29 +428,27 @@ def page_crops(
     g = geometry
     ppm_r, ppm_c = g.px_per_mm_row, g.px_per_mm_col
     gain_px = g.gain_mm_mv * ppm_r  # px per mV
-    rows_sig = row_signals(p_signal, fs)
-    n_total = rows_sig.shape[1]
+    n_total = min(round(STRIP_S * fs), p_signal.shape[0])
+    rows_truth = row_polylines(p_signal, fs, g)
     faint = image.max(axis=2) < FAINT_MAX
     half_pitch = g.row_pitch / 2
-    segments: list[tuple[int, str, int, int]] = []  # row, lead, first and end sample
+    segments: list[tuple[int, int, str, int, int]] = []  # row, column, lead, first, end sample
     n_col = round(COLUMN_S * fs)
     for r, leads in enumerate(LAYOUT_3X4):
         for k, lead in enumerate(leads):
-            segments.append((r, lead, k * n_col, min((k + 1) * n_col, n_total)))
-    segments.append((3, RHYTHM_LEAD, 0, n_total))
+            segments.append((r, k, lead, k * n_col, min((k + 1) * n_col, n_total)))
+    segments.append((3, 0, RHYTHM_LEAD, 0, n_total))
 
     crops = []
-    for r, lead, i0, i1 in segments:
-        idx = np.arange(i0, i1)
-        times = idx / fs
-        signal = np.asarray(p_signal[i0 : min(i1, p_signal.shape[0]), LEAD_NAMES.index(lead)])
-        times = times[: signal.size]
+    for r, k, lead, i0, i1 in segments:
+        times = np.arange(i0, i1) / fs
+        signal = np.asarray(p_signal[i0:i1, LEAD_NAMES.index(lead)], dtype=np.float64)
         base = float(g.baselines[r])
-        cols = g.col_of(times)
+        cols = g.col_of(times, k)
         poly = np.stack([base - signal * gain_px, cols], axis=1)
         zero = np.stack([np.full_like(cols, base), cols], axis=1)
-        left = float(g.col_of(i0 / fs))
-        right = float(g.col_of(i1 / fs))
+        left = float(g.col_of(i0 / fs, k))
+        right = float(g.col_of(i1 / fs, k))
 
         half = half_pitch + margin_mm * ppm_r
         if whole_trace:
@@ -402,11 +464,11 @@ def page_crops(
         crop[in_crop] = image[in_page]
 
         overlap = False
-        for j in range(4):
+        for j, other in enumerate(rows_truth):
             if j == r:
                 continue
-            other = g.baselines[j] - rows_sig[j, i0:i1] * gain_px
-            if np.any(np.abs(other[np.isfinite(other)] - base) < half_pitch):
+            inside = (other[:, 1] >= left) & (other[:, 1] < right)
+            if np.any(np.abs(other[inside, 0] - base) < half_pitch):
                 overlap = True
                 break
         crops.append(

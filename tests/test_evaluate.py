@@ -13,7 +13,8 @@ pytestmark = pytest.mark.usefixtures("shared_data")
 
 def test_crop_benchmark_scores_methods_against_truth() -> None:
     results = evaluate_crops(4, seed=3, split="validation", dpi=(150.0, 150.0), degrade=0.0)
-    assert len(results) == 8 and {r.method for r in results} == {"true mask", "classical"}
+    assert len(results) == 12
+    assert {r.method for r in results} == {"true mask", "classical", "unet"}
     assert sum(r.overlap for r in results if r.method == "true mask") == 2
     for r in results:
         if r.method == "true mask":
@@ -28,6 +29,9 @@ def test_crop_benchmark_scores_methods_against_truth() -> None:
         ("classical", "overlap"),
         ("classical", "no overlap"),
         ("classical", "all"),
+        ("unet", "overlap"),
+        ("unet", "no overlap"),
+        ("unet", "all"),
     ]
     assert "| true mask | all | 4 |" in crop_rows_markdown(rows)
     again = evaluate_crops(4, seed=3, split="validation", dpi=(150.0, 150.0), degrade=0.0)

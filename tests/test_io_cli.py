@@ -82,3 +82,18 @@ def test_cli_same_seed_same_files(tmp_path: Path) -> None:
     assert len(names) == 3
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_cli_bench_unet_and_eval_errors(tmp_path: Path) -> None:
+    res = _cli("bench", "unet", "--n", "1", "--json", str(tmp_path / "b.json"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads((tmp_path / "b.json").read_text())["rows"]
+    assert [r["lead"] for r in rows] == ["I", "II"]
+    assert rows[0]["duration_s"] == 2.5 and rows[1]["duration_s"] == 10.0
+    assert rows[0]["input_shape"][1] == pytest.approx(
+        rows[0]["crop_shape"][1] * 4 / (200 / 25.4), abs=1
+    )
+    bad = _cli("eval", "crops", "--source", "scans", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--source" in bad.stderr
+    bad = _cli("eval", "crops", "--methods", "unet,magic", "--split", "validation", cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown method 'magic'" in bad.stderr

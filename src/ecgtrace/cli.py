@@ -183,7 +183,9 @@ def eval_crops(
     split: Annotated[
         str, typer.Option(help="PTB-XL split: test (fold 10) or validation.")
     ] = "test",
-    methods: Annotated[str, typer.Option(help="Methods, comma-separated.")] = "true mask,classical",
+    methods: Annotated[
+        str, typer.Option(help="Methods, comma-separated: true mask, classical, unet.")
+    ] = "true mask,classical,unet",
     source: Annotated[
         str,
         typer.Option(

@@ -291,7 +291,7 @@ def evaluate_crops(
     *,
     seed: int,
     split: Split = "test",
-    methods: Sequence[str] = ("true mask", "classical"),
+    methods: Sequence[str] = ("true mask", "classical", "unet"),
     overlap_fraction: float = 0.5,
     dpi: tuple[float, float] = (100.0, 300.0),
     degrade: float = 1.0,

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.usefixtures("shared_data")
 
 def test_crop_benchmark_scores_methods_against_truth() -> None:
     results = evaluate_crops(4, seed=3, split="validation", dpi=(150.0, 150.0), degrade=0.0)
-    assert len(results) == 12
-    assert {r.method for r in results} == {"true mask", "classical", "unet"}
+    assert len(results) == 16
+    assert {r.method for r in results} == {"true mask", "classical", "unet", "unet+ink"}
     assert sum(r.overlap for r in results if r.method == "true mask") == 2
     for r in results:
         if r.method == "true mask":
@@ -32,6 +32,9 @@ def test_crop_benchmark_scores_methods_against_truth() -> None:
         ("unet", "overlap"),
         ("unet", "no overlap"),
         ("unet", "all"),
+        ("unet+ink", "overlap"),
+        ("unet+ink", "no overlap"),
+        ("unet+ink", "all"),
     ]
     assert "| true mask | all | 4 |" in crop_rows_markdown(rows)
     again = evaluate_crops(4, seed=3, split="validation", dpi=(150.0, 150.0), degrade=0.0)

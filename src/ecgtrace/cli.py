@@ -184,8 +184,12 @@ def eval_crops(
         str, typer.Option(help="PTB-XL split: test (fold 10) or validation.")
     ] = "test",
     methods: Annotated[
-        str, typer.Option(help="Methods, comma-separated: true mask, classical, unet.")
-    ] = "true mask,classical,unet",
+        str,
+        typer.Option(
+            help="Methods, comma-separated: true mask, classical, unet, unet+ink (the U-Net's "
+            "choice of the image's own ink), unet target (a perfect U-Net at its resolution)."
+        ),
+    ] = "true mask,classical,unet,unet+ink",
     source: Annotated[
         str,
         typer.Option(

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -23,7 +24,7 @@ from ecgtrace.metrics import (
 )
 from ecgtrace.render import GridStyle, PageSpec, render_page
 from ecgtrace.render.crops import Crop, crop_segment, iter_crops
-from ecgtrace.segment import segment_classical
+from ecgtrace.segment import refine_with_ink, segment_classical
 
 
 @dataclass(frozen=True)
@@ -163,10 +164,28 @@ def _unet(crop: Crop) -> NDArray[np.float32]:
     )
 
 
+def _unet_ink(crop: Crop) -> NDArray[np.float32]:
+    return refine_with_ink(_unet(crop), _classical(crop))
+
+
+def _working_target(crop: Crop) -> NDArray[np.float32]:
+    """The U-Net's training target (the true mask at its working resolution), resized back:
+    what a perfect U-Net would output, so the ceiling its resolution sets on IoU and SNR."""
+    from ecgtrace.segment.unet import DEFAULT_PREP, resize_to_mm
+
+    kw = {"px_per_mm_row": crop.px_per_mm_row, "px_per_mm_col": crop.px_per_mm_col}
+    small = resize_to_mm(crop.mask.astype(np.float32), px_per_mm=DEFAULT_PREP.px_per_mm, **kw)
+    target = np.clip(small * 2.0, 0.0, 1.0).astype(np.float32)
+    rows, cols = crop.mask.shape
+    return np.asarray(cv2.resize(target, (cols, rows), interpolation=cv2.INTER_LINEAR))
+
+
 SEGMENTERS: dict[str, Segmenter] = {
     "true mask": _true_mask,
     "classical": _classical,
     "unet": _unet,
+    "unet+ink": _unet_ink,
+    "unet target": _working_target,
 }
 
 
@@ -291,7 +310,7 @@ def evaluate_crops(
     *,
     seed: int,
     split: Split = "test",
-    methods: Sequence[str] = ("true mask", "classical", "unet"),
+    methods: Sequence[str] = ("true mask", "classical", "unet", "unet+ink"),
     overlap_fraction: float = 0.5,
     dpi: tuple[float, float] = (100.0, 300.0),
     degrade: float = 1.0,
@@ -338,7 +357,7 @@ def score_crops(
     results = []
     for crop in crops:
         for method in methods:
-            if method == "true mask" and not crop.mask_known:
+            if method in ("true mask", "unet target") and not crop.mask_known:
                 continue
             results.append(score_crop(crop, method, SEGMENTERS[method], fs=fs))
         if progress is not None:

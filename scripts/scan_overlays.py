@@ -1,9 +1,10 @@
 """Run the U-Net and the extractor on the real scans and draw what they trace (a visual check).
 
 For each single-lead scan in ``$ECGTRACE_DATA/scans``: the grid gives px/mm (and the skew,
-turned out), the classical segmenter's ink gives a first guess of the lead's baseline row, the
-U-Net gives the primary trace's probability, and the extractor's path is drawn in red on the
-scan (downscaled) under docs/scans-unet/, with a Markdown table of what was found.
+turned out; the pen's width settles a 1 mm / 5 mm mix-up), the classical segmenter's ink gives a
+first guess of the lead's baseline row, the U-Net picks the primary trace (blue: p >= 0.5) and
+its ink (``unet+ink``) goes to the extractor, whose path is drawn in red on the scan
+(downscaled) under docs/scans-unet/, with a Markdown table of what was found.
 
 Run: python scripts/scan_overlays.py   (about half a minute on one core)
 """
@@ -21,7 +22,7 @@ from ecgtrace.extract import trace_rows
 from ecgtrace.grid import deskew, detect_grid, settle_pitch
 from ecgtrace.io import write_png
 from ecgtrace.io.images import read_image
-from ecgtrace.segment import segment_classical
+from ecgtrace.segment import refine_with_ink, segment_classical
 from ecgtrace.segment.unet import segment_unet
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "scans-unet"
@@ -38,7 +39,7 @@ def first_look(image: np.ndarray, px_per_mm: float) -> tuple[float, float]:
 def main() -> None:
     folder = data_dir() / "scans"
     lines = [
-        "| scan | px | px/mm (row, col) | grid found | traced columns | mean p on path | ms |",
+        "| scan | px | px/mm (row, col) | grid found | traced columns | U-Net p on path | ms |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for path in sorted(folder.iterdir()):
@@ -57,16 +58,17 @@ def main() -> None:
         t0 = time.perf_counter()
         centre, pen_px = first_look(image, grid.px_per_mm_row)
         grid = settle_pitch(grid, stroke_px=pen_px)
-        prob = segment_unet(
+        unet = segment_unet(
             image,
             px_per_mm_row=grid.px_per_mm_row,
             px_per_mm_col=grid.px_per_mm_col,
             centre_row=centre,
         )
+        prob = refine_with_ink(unet, segment_classical(image, px_per_mm=grid.px_per_mm_row))
         trace = trace_rows(prob, prior_row=centre)
         ms = (time.perf_counter() - t0) * 1000
         overlay = (image.astype(np.float32) * 0.55 + 255 * 0.45).astype(np.uint8)
-        overlay[prob >= 0.5] = (0, 150, 255)
+        overlay[unet >= 0.5] = (120, 190, 255)
         ok = np.isfinite(trace.path_row)
         pts = np.stack([trace.path_col[ok], trace.path_row[ok]], axis=1)
         for seg in np.split(pts, np.nonzero(np.diff(trace.path_col[ok]) > 3)[0] + 1):
@@ -74,7 +76,7 @@ def main() -> None:
                 poly = np.round(seg * 4).astype(np.int32)[None]
                 cv2.polylines(overlay, poly, False, (220, 0, 0), 2, cv2.LINE_AA, shift=2)
         write_png(OUT / f"{path.stem}.png", _small(overlay), compression=9)
-        on_path = prob[np.round(trace.rows[np.isfinite(trace.rows)]).astype(int),
+        on_path = unet[np.round(trace.rows[np.isfinite(trace.rows)]).astype(int),
                        np.nonzero(np.isfinite(trace.rows))[0]]  # fmt: skip
         lines.append(
             f"| {path.name} | {image.shape[1]}x{image.shape[0]} | "
@@ -85,9 +87,8 @@ def main() -> None:
     (OUT / "README.md").write_text(
         "# The U-Net's trace on the real scans\n\n"
         "Made by `python scripts/scan_overlays.py`. Blue: U-Net probability >= 0.5; red: the "
-        "extractor's path. See docs/segmentation.md for which fail and why.\n\n"
-        + "\n".join(lines)
-        + "\n"
+        "extractor's path through the ink the U-Net picked (unet+ink). See "
+        "docs/segmentation.md for which fail and why.\n\n" + "\n".join(lines) + "\n"
     )
     print("\n".join(lines))
 

@@ -6,12 +6,14 @@ in rows, its time span in cols, the row of 0 mV), which part of the recording it
 time and duration, s), the calibration pulses and the gain they show. The method:
 
 1. **Ink.** Per-pixel darkness with coloured grids suppressed
-   (:func:`ecgtrace.segment.classical.darkness`), thresholded a little under half the ink's
-   level and above the grid's.
+   (:func:`ecgtrace.segment.classical.darkness`), lines that run the whole page (a grey grid)
+   taken out, thresholded at a third of the ink's darkness.
 2. **Rows.** Traces are long, thin, horizontal ink, flat most of the time: the share of inked
    columns per pixel row, smoothed over ~1.5 mm, peaks at each trace row. The row spacing (its
    autocorrelation) sets how far apart two peaks must be; a peak is kept when the ink around it
-   runs without a break over most of the page (text does not) and is thin (noise is not).
+   runs without a break over most of the page (text does not), is thin (noise is not) and
+   crosses the row once per col (text crosses it two or three times). Rows are evenly spaced,
+   so a gap of two spacings is searched again for a row drowned by crowded neighbours.
 3. **Pulses.** Two vertical strokes of the same height ~0.2 s apart, joined by an inked plateau
    over an empty inside, at the start or end of a row. The foot is the row's 0 mV line; the
    height is the gain (mm per 1 mV).
@@ -30,10 +32,11 @@ Positions are px (row, col) in the image; times s; lengths mm; gain mm/mV; speed
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,8 +69,7 @@ _DEFAULT_RHYTHM = ("II", "V1", "V5")  # the usual strips, in the usual order
 _MAX_RHYTHM = {"3x4": 3, "6x2": 1, "12x1": 0, "single": 1}
 _N_COLS = {"3x4": 4, "6x2": 2, "12x1": 1, "single": 1}
 _N_MAIN = {"3x4": 3, "6x2": 6, "12x1": 12, "single": 1}
-_PULSE_S = 0.2  # the calibration pulse's plateau, s
-_PULSE_GAP_MM = 0.5  # pen lift between a pulse's foot and the trace (measured on paper)
+_PULSE_GAP_MM = 0.5  # between a pulse's foot and the trace: the renderer's; printers leave 0-1
 _STEP_S = 0.05  # printers cut columns to whole 0.05 s
 _GAIN_TOLERANCE = 0.10
 _LAYOUT_RE = re.compile(r"^(3x4|6x2|12x1|single)(?:\+([A-Za-z0-9]+(?:,[A-Za-z0-9]+)*))?$")
@@ -81,13 +83,14 @@ class LayoutError(ValueError):
 class Pulse:
     """A calibration pulse (a 1 mV step): its ``box`` (px), ``height_mm`` (foot to plateau,
     centre to centre of the pen, = the gain in mm/mV), the ``foot_row`` (px, the row's 0 mV
-    line) and the ``row_index`` of its trace row (0 at the top)."""
+    line), the ``row_index`` of its trace row (0 at the top) and the ``side`` of the row it is
+    on (``left`` or ``right``)."""
 
     box: Box
     height_mm: float
     foot_row: float
     row_index: int
-    side: str  # "left" or "right" of the row's trace
+    side: str
 
     @property
     def gain_mm_mv(self) -> float:
@@ -127,7 +130,7 @@ class Layout:
     ``gain_mm_mv`` (None without pulses). ``calibration`` is the side of the pulses (``left``,
     ``right`` or ``none``); ``duration_s`` the time every row spans; ``baseline_from`` tells
     where the 0 mV rows come from (``pulse``: exact; ``trace``: the traces' most common level,
-    which carries the recording's own offset).
+    which carries the recording's own offset; ``pulse+trace``: some rows each).
     """
 
     name: str
@@ -171,7 +174,7 @@ def _parse_layout(layout: str) -> _Spec:
     m = _LAYOUT_RE.match(layout.replace(" ", ""))
     if m is None:
         raise LayoutError(
-            f"unknown layout {layout!r}; use 3x4, 6x2, 12x1 or single, with rhythm leads as "
+            f"unknown layout {layout!r}; use {', '.join(LAYOUT_NAMES)}, with rhythm leads as "
             "in 3x4+II,V1,V5"
         )
     base = m.group(1)
@@ -202,7 +205,8 @@ def _ink(image: NDArray[np.uint8], grid: Grid) -> tuple[NDArray[np.float32], NDA
     line running the whole page adds (a trace covers far less of any row or col).
     """
     ppm = 0.5 * (grid.px_per_mm_row + grid.px_per_mm_col)
-    d = darkness(image, background_px=max(3, round(4 * ppm)) | 1)
+    # The paper around (2.5 mm: wider than any pen stroke) is what darkness is measured against.
+    d = darkness(image, background_px=max(3, round(2.5 * ppm)) | 1)
     lines = np.maximum(np.percentile(d, 20, axis=1)[:, None], np.percentile(d, 20, axis=0)[None, :])
     d = np.clip(d - lines, 0.0, 1.0).astype(np.float32)
     ink_level = float(np.percentile(d, 99.9))
@@ -226,15 +230,30 @@ def _longest_run(mask: NDArray[np.bool_], gap: int) -> tuple[int, int]:
     return int(idx[0]), int(idx[-1])
 
 
-def _row_spacing(profile: NDArray[np.float64], ppm: float) -> float | None:
-    """The trace rows' spacing (px) from the profile's autocorrelation; None for a single row."""
-    x = profile - profile.mean()
-    if not np.any(x):
+def _row_spacing(ink: NDArray[np.bool_], ppm_row: float, ppm_col: float) -> float | None:
+    """The trace rows' spacing (px) from the autocorrelation of the ink's row profile; None when
+    nothing repeats (a single row).
+
+    Profiled in 25 mm wide strips, their autocorrelations summed: within a strip each row holds
+    one lead at one level, while across a row its leads sit at levels a few mm apart (their own
+    offsets), which smears a whole-page profile.
+    """
+    width = max(8, round(25.0 * ppm_col))
+    inked = np.flatnonzero(ink.any(axis=0))
+    if inked.size == 0:
         return None
-    ac = signal.correlate(x, x, mode="full", method="fft")[x.size - 1 :]
-    ac /= ac[0]
-    lo = round(4 * ppm)  # no two rows are closer than 4 mm
-    peaks, props = signal.find_peaks(ac[lo:], height=0.25)
+    total = np.zeros(ink.shape[0])
+    for c0 in range(int(inked[0]), int(inked[-1]) + 1, width):
+        prof = ndi.gaussian_filter1d(
+            ink[:, c0 : c0 + width].mean(axis=1, dtype=np.float64), 0.75 * ppm_row
+        )
+        x = prof - prof.mean()
+        total += signal.correlate(x, x, mode="full", method="fft")[x.size - 1 :]
+    if not total[0] > 0:
+        return None
+    ac = total / total[0]
+    lo = round(4 * ppm_row)  # no two rows are closer than 4 mm
+    peaks, props = signal.find_peaks(ac[lo:], height=0.1)
     if peaks.size == 0:
         return None
     # The highest: rows repeat, a pulse's plateau above each baseline (a nearer peak) does not.
@@ -247,47 +266,57 @@ def _find_rows(
     """The trace rows of a page, top to bottom, and their spacing (px; None for one row)."""
     n_rows = ink.shape[0]
     profile = ndi.gaussian_filter1d(ink.mean(axis=1, dtype=np.float64), 0.75 * ppm_row)
-    spacing = _row_spacing(profile, ppm_row)
+    spacing = _row_spacing(ink, ppm_row, ppm_col)
     distance = max(1.0, 0.55 * spacing if spacing else 3.0 * ppm_row)
     peaks, _ = signal.find_peaks(
         profile, distance=distance, prominence=max(0.15 * profile.max(), 1e-3)
     )
-    half = 0.5 * spacing if spacing else 8.0 * ppm_row
-    gap = max(1, round(1.0 * ppm_col))  # words have wider gaps than a trace ever does
+    half = 0.5 * spacing if spacing else 20.0 * ppm_row  # a lone strip's waves reach far
+    gap = max(1, round(1.0 * ppm_col))
 
-    def candidate(p: int) -> tuple[int, int, int, float, float, float]:
-        """(row, left, right, run in mm, thickness (<= 1: thin), profile height)."""
+    def candidate(p: int) -> tuple[int, int, int, float, float, float, float, float]:
+        """(row, left, right, run in mm, thickness (<= 1: thin), profile height, coverage,
+        share of cols crossed twice or more near the row's level)."""
         r0, r1 = max(0, round(p - half)), min(n_rows, round(p + half) + 1)
         band = ink[r0:r1]
-        has = band.any(axis=0)
-        left, right = _longest_run(has, gap)
-        run_mm = (right - left + 1) / ppm_col
-        # The row's ends: a trace may leave its band (a deep wave, rows crowded) for a while.
+        has = np.any(band, axis=0)
+        # A trace may leave its band (a deep wave, rows crowded) for a while: bridge 3 mm.
         left, right = _longest_run(has, 3 * gap)
+        run_mm = (right - left + 1) / ppm_col
+        coverage = float(has[left : right + 1].mean()) if right >= left else 0.0
         # A trace is thin: a few px of ink per col of the band (noise fills it).
         thick = float(np.median(band[:, left : right + 1].sum(axis=0))) if right >= left else 0.0
         thick /= max(0.15 * band.shape[0], 1.5 * ppm_row)
-        return int(p), left, right, run_mm, thick, float(profile[p])
+        # Text crosses a line through it two or three times in many cols, a trace once.
+        near = ink[max(0, round(p - 2.5 * ppm_row)) : round(p + 2.5 * ppm_row) + 1]
+        crossings = np.count_nonzero(np.diff(near.astype(np.int8), axis=0) == 1, axis=0) + near[0]
+        inked = crossings > 0
+        multi = float(np.mean(crossings[inked] > 1)) if inked.any() else 1.0
+        return int(p), left, right, run_mm, thick, float(profile[p]), coverage, multi
 
     cands = [candidate(int(p)) for p in peaks]
     if not cands:
         return [], spacing
     longest = max(c[3] for c in cands)
 
-    def valid(c: tuple[int, int, int, float, float, float]) -> bool:
-        return c[3] >= max(20.0, 0.5 * longest) and c[4] <= 1.0
+    def valid(
+        c: tuple[int, int, int, float, float, float, float, float], share: float = 0.5
+    ) -> bool:
+        # Long, thin, unbroken (text has gaps between its letters and words) and not text.
+        long = c[3] >= max(20.0, share * longest)
+        return long and c[4] <= 1.0 and c[6] >= 0.85 and c[7] <= 0.2
 
     kept = [c for c in cands if valid(c)]
     if spacing and len(kept) >= 2:
         # Rows are evenly spaced: look again, more leniently, where one seems to be missing (its
         # peak drowned by crowded neighbours).
-        for c_a, c_b in zip(kept[:-1], kept[1:], strict=True):
+        for c_a, c_b in itertools.pairwise(kept):
             n_gap = round((c_b[0] - c_a[0]) / spacing)
             for j in range(1, n_gap):
                 at = c_a[0] + j * (c_b[0] - c_a[0]) / n_gap
                 lo, hi = max(0, round(at - 0.25 * spacing)), round(at + 0.25 * spacing) + 1
                 extra = candidate(lo + int(np.argmax(profile[lo:hi])))
-                if valid(extra):
+                if valid(extra, share=0.3):
                     kept.append(extra)
         kept.sort()
     log.debug("row candidates %s, spacing %s px: kept %d", cands, spacing, len(kept))
@@ -319,14 +348,15 @@ def _find_rows(
     return rows, (step if centres.size > 1 else None)
 
 
-def _stroke_px(ink: NDArray[np.bool_], rows: list[_Row]) -> float:
-    """The pen's width (px): the median vertical run of ink in the rows' flat stretches."""
+def _stroke_px(ink: NDArray[np.bool_], rows: list[_Row], ppm_row: float) -> float:
+    """The pen's width (px): the median vertical run of ink where the rows' traces are flat
+    (near their level, and no taller than a thick pen, 1.2 mm)."""
+    near, thickest = max(3.0, 1.5 * ppm_row), max(2.0, 1.2 * ppm_row)
     runs = []
     for row in rows:
-        r0, r1 = math.ceil(row.peak - 3), math.floor(row.peak + 3) + 1
-        band = ink[max(0, r0) : r1, row.left : row.right + 1]
-        counts = band.sum(axis=0)
-        runs.append(counts[(counts > 0) & (counts < 6)])
+        r0, r1 = max(0, math.ceil(row.peak - near)), math.floor(row.peak + near) + 1
+        counts = np.count_nonzero(ink[r0:r1, row.left : row.right + 1], axis=0)
+        runs.append(counts[(counts > 0) & (counts <= thickest)])
     all_runs = np.concatenate(runs) if runs else np.zeros(0)
     return float(np.median(all_runs)) if all_runs.size else 1.0
 
@@ -374,6 +404,11 @@ def _pulse_edges(
             if best is None or off < best[0]:
                 best = (off, c0 + a[2], c0 + b[2])
     return None if best is None else (best[1], best[2])
+
+
+def _leading(mask: NDArray[np.bool_]) -> int:
+    """How many entries a 1-D mask starts with that are True."""
+    return int(mask.size if mask.all() else np.argmin(mask))
 
 
 def _lines(profile: NDArray[np.float64], min_level: float) -> NDArray[np.float64]:
@@ -437,19 +472,18 @@ def _measure_pulse(
             return None
     height_mm = (foot - top) / geo.ppm_row
     # The pulse's outer end: where the foot's ink stops, past the outer stroke.
-    along = ink[max(0, round(foot) - 1) : round(foot) + 2].any(axis=0)
+    along = np.any(ink[max(0, round(foot) - 1) : round(foot) + 2], axis=0)
+    limit = 4.0 * geo.ppm_col  # a foot is ~1 mm long
     if side == "left":
         c = math.floor(a - geo.stroke)
-        while c > 0 and along[c - 1] and a - c < 4.0 * geo.ppm_col:
-            c -= 1
+        c -= _leading(along[max(0, math.ceil(a - limit)) : c][::-1])
         edge = c - 0.5
         foot_len = a - edge - pen
         trace_col = b + foot_len + _PULSE_GAP_MM * geo.ppm_col
         cols_box = (edge, b + foot_len + pen)
     else:
         c = math.ceil(b + geo.stroke)
-        while c < along.size - 1 and along[c + 1] and c - b < 4.0 * geo.ppm_col:
-            c += 1
+        c += _leading(along[c + 1 : math.floor(b + limit) + 1])
         edge = c + 0.5
         foot_len = edge - pen - b
         trace_col = a - foot_len - _PULSE_GAP_MM * geo.ppm_col
@@ -645,6 +679,118 @@ def _time_span(
     return start, total_s
 
 
+@dataclass(frozen=True)
+class _Traces:
+    """The rows' traces followed across the page, and the time span they share."""
+
+    levels: list[NDArray[np.float64]]  # per row: (cols,) px, NaN where no ink
+    flat: list[NDArray[np.bool_]]  # per row: (cols,) the trace is not steep there
+    baselines: list[float]  # per row: px
+    start: float  # px: the col of t = 0
+    span_px: float  # px: the cols every row spans
+    tol: float  # px: two traces agree within this
+    margin: int  # px: kept off the ends of a cell
+
+    def window(self, k: int, n_cols: int) -> slice:
+        """The cols of column ``k`` of ``n_cols``, less a margin at each end."""
+        step = self.span_px / n_cols
+        return slice(
+            round(self.start + k * step) + self.margin,
+            round(self.start + (k + 1) * step) - self.margin,
+        )
+
+    def best_cell(self, strip: int, n_main: int, n_cols: int) -> tuple[float, float, int, int]:
+        """The cell above (row, col) that a rhythm strip repeats best: (its match, the
+        runner-up's match, row, col)."""
+        mine = self.levels[strip] - self.baselines[strip]
+        scores = sorted(
+            (
+                _match(mine, self.levels[r] - self.baselines[r], self.window(k, n_cols), self.tol),
+                r,
+                k,
+            )
+            for r in range(n_main)
+            for k in range(n_cols)
+        )
+        runner_up = scores[-2][0] if len(scores) > 1 else 0.0
+        return scores[-1][0], runner_up, scores[-1][1], scores[-1][2]
+
+    def misfit(self, base: str, order: str) -> float:
+        windows = [self.window(k, _N_COLS[base]) for k in range(_N_COLS[base])]
+        return _limb_misfit(self.levels, self.flat, self.baselines, base, order, windows)
+
+
+def _settle_six(traces: _Traces) -> str:
+    """``3x4`` (with 3 rhythm strips) or ``6x2`` for a page of 6 rows: 3x4's strips repeat
+    cells above them; 6x2's first column holds the six limb leads, which Einthoven's and
+    Goldberger's laws tie together."""
+    fits = [traces.best_cell(r, 3, 4)[0] for r in range(3, 6)]
+    misfit_6x2 = min(traces.misfit("6x2", o) for o in LEAD_ORDERS)
+    repeat = float(np.mean(fits))
+    base = "3x4" if repeat >= 0.5 and (misfit_6x2 > 0.3 or repeat >= 0.85) else "6x2"
+    log.debug(
+        "6 rows: strips repeat cells above by %s, 6x2 limb misfit %.2f: %s",
+        np.round(fits, 2),
+        misfit_6x2,
+        base,
+    )
+    return base
+
+
+def _lead_order(traces: _Traces, base: str) -> str:
+    """Cabrera's order when it fits the limb leads' laws at least twice as well, else standard."""
+    if base == "single":
+        return "standard"
+    misfit = {o: traces.misfit(base, o) for o in LEAD_ORDERS}
+    order = "cabrera" if misfit["cabrera"] < 0.5 * misfit["standard"] else "standard"
+    log.debug("limb-lead misfit %s: %s order", misfit, order)
+    return order
+
+
+def _rhythm_names(traces: _Traces, base: str, order: str, n_rhythm: int) -> tuple[str, ...]:
+    """The leads of the rhythm strips: the cell each repeats, else the usual II, V1, V5."""
+    n_main, n_cols = _N_MAIN[base], _N_COLS[base]
+    main_labels = _cell_labels(base, order, ())
+    named: list[str] = []
+    for strip in range(n_main, n_main + n_rhythm):
+        fit, runner_up, r, k = traces.best_cell(strip, n_main, n_cols)
+        lead = main_labels[r][k].lstrip("-")
+        # A clear match, or a weak one well ahead of the rest (rows crowded by overlap).
+        sure = fit >= 0.6 or (fit >= 0.3 and fit >= 1.6 * runner_up)
+        if not sure or lead in named:
+            lead = next(x for x in _DEFAULT_RHYTHM if x not in named)
+        log.debug("rhythm strip %d: %s (match %.2f, next %.2f)", strip, lead, fit, runner_up)
+        named.append(lead)
+    return tuple(named)
+
+
+def _lead_boxes(
+    rows: list[_Row], labels: list[list[str]], traces: _Traces, total_s: float, n_main: int
+) -> tuple[LeadBox, ...]:
+    """One box per cell: the row's band, the column's time span."""
+    boxes = []
+    for i, (row, row_labels) in enumerate(zip(rows, labels, strict=True)):
+        step_s = total_s / len(row_labels)
+        step_px = traces.span_px / len(row_labels)
+        for k, label in enumerate(row_labels):
+            col0 = traces.start + k * step_px
+            boxes.append(
+                LeadBox(
+                    lead=label.lstrip("-"),
+                    box=Box(row.top, col0, row.bottom, col0 + step_px),
+                    baseline_row=float(traces.baselines[i]),
+                    t0_s=k * step_s,
+                    duration_s=step_s,
+                    col0=col0,
+                    is_rhythm=i >= n_main,
+                    inverted=label.startswith("-"),
+                    row_index=i,
+                    col_index=k,
+                )
+            )
+    return tuple(boxes)
+
+
 def find_layout(
     image: NDArray[np.uint8],
     grid: Grid,
@@ -661,7 +807,8 @@ def find_layout(
     image : (rows, cols, 3) uint8 RGB
         The page, deskewed (its grid lines along rows and cols).
     grid : Grid
-        The page's grid (``px_per_mm_row``, ``px_per_mm_col``).
+        The page's grid (``px_per_mm_row``, ``px_per_mm_col``; the phases help take a grey grid
+        out).
     layout : str, optional
         ``3x4``, ``6x2``, ``12x1`` or ``single`` to skip detecting it; rhythm leads may follow
         (``3x4+II,V1,V5``, ``6x2+II``, ``single+V5``), else their number and names are detected.
@@ -700,19 +847,15 @@ def find_layout(
         raise LayoutError(f"no trace rows found: {100 * ink.mean():.1f} % of the page is ink")
     n_max = None
     if spec is not None:
-        n_max = _N_MAIN[spec.base] + (
-            _MAX_RHYTHM[spec.base] if spec.rhythm is None else len(spec.rhythm)
-        )
-        if spec.base == "single":
-            n_max = 1
+        n_rhythm_max = _MAX_RHYTHM[spec.base] if spec.rhythm is None else len(spec.rhythm)
+        n_max = 1 if spec.base == "single" else _N_MAIN[spec.base] + n_rhythm_max
     rows, spacing = _find_rows(ink, ppm_row, ppm_col, n_expected=n_max)
     if not rows:
         raise LayoutError("no trace rows found (no long, thin, horizontal ink)")
-    n = len(rows)
-    base, n_rhythm = _classify(n, spec)
+    base, n_rhythm = _classify(len(rows), spec)
 
     # Pulses, then the time every row spans.
-    stroke = _stroke_px(ink, rows)
+    stroke = _stroke_px(ink, rows, ppm_row)
     geo = _Geometry(
         ppm_row=ppm_row,
         ppm_col=ppm_col,
@@ -723,114 +866,64 @@ def find_layout(
     calibration, hits = _find_pulses(d, ink, rows, geo)
     pulses = tuple(p for p, _ in hits)
     pen = 0.5 * stroke
-    starts = np.array([row.left - 0.5 + pen for row in rows])
+    starts = np.array([row.left - 0.5 + pen for row in rows])  # first and last samples' cols
     ends = np.array([row.right + 0.5 - pen for row in rows])
     if calibration == "left":
         starts = np.array([c for _, c in hits])
     elif calibration == "right":
         ends = np.array([c for _, c in hits])
     px_per_s = speed_mm_s * ppm_col
-    n_cols_guess = _N_COLS.get(base, 2)
-    start, total_s = _time_span(starts, ends, calibration, px_per_s, _STEP_S * n_cols_guess)
-    if not 1.0 <= total_s <= 30.0:
-        log.warning("traces span %.1f s at %g mm/s: check the paper speed and the grid's pitch",
-                    total_s, speed_mm_s)  # fmt: skip
+    quantum = _STEP_S * _N_COLS.get(base, 2)
+    start, total_s = _time_span(starts, ends, calibration, px_per_s, quantum)
 
     # Baselines: the pulse's foot, else the traces' most common level.
     foot = {p.row_index: p.foot_row for p in pulses}
     baselines = [foot.get(i, _row_baseline(ink, row, ppm_row)) for i, row in enumerate(rows)]
-    baseline_from = "pulse" if len(foot) == n else ("trace" if not foot else "pulse+trace")
-    traced = [_trace_levels(d, ink, row, stroke) for row in rows]
-    levels = [t[0] for t in traced]
-    flat = [~t[1] for t in traced]
-    tol = max(1.0, 0.3 * ppm_row)
-    margin = round(1.0 * ppm_col)
-
-    def window(k: int, n_cols: int) -> slice:
-        step = total_s * px_per_s / n_cols
-        return slice(round(start + k * step) + margin, round(start + (k + 1) * step) - margin)
-
-    def best_cell(r_row: int, n_main: int, n_cols: int) -> tuple[float, float, int, int]:
-        """The cell above that a rhythm strip repeats best: (match, runner-up's, row, col)."""
-        scores = sorted(
-            (_match(levels[r_row] - baselines[r_row], levels[r] - baselines[r],
-                    window(k, n_cols), tol), r, k)
-            for r in range(n_main)
-            for k in range(n_cols)
-        )  # fmt: skip
-        return (
-            scores[-1][0],
-            scores[-2][0] if len(scores) > 1 else 0.0,
-            scores[-1][1],
-            scores[-1][2],
+    baseline_from = "pulse" if len(foot) == len(rows) else ("pulse+trace" if foot else "trace")
+    followed = [_trace_levels(d, ink, row, stroke) for row in rows]
+    traces = _Traces(
+        levels=[f[0] for f in followed],
+        flat=[~f[1] for f in followed],
+        baselines=baselines,
+        start=start,
+        span_px=total_s * px_per_s,
+        tol=max(1.0, 0.3 * ppm_row),
+        margin=round(1.0 * ppm_col),
+    )
+    if base == "6x2?":
+        base = _settle_six(traces)
+        n_rhythm = 3 if base == "3x4" else 0
+        start, total_s = _time_span(starts, ends, calibration, px_per_s, _STEP_S * _N_COLS[base])
+        traces = replace(traces, start=start, span_px=total_s * px_per_s)
+    if not 1.0 <= total_s <= 30.0:
+        log.warning(
+            "traces span %.1f s at %g mm/s: check the paper speed and the grid's pitch",
+            total_s,
+            speed_mm_s,
         )
 
-    if base == "6x2?":  # 6 rows: 3x4 + 3 rhythm strips repeat cells above them, 6x2 rows do not
-        fits = [best_cell(r, 3, 4)[0] for r in range(3, 6)]
-        base, n_rhythm = ("3x4", 3) if float(np.mean(fits)) >= 0.5 else ("6x2", 0)
-        log.debug("6 rows: rhythm strips match cells above by %s: %s", fits, base)
-        start, total_s = _time_span(starts, ends, calibration, px_per_s, _STEP_S * _N_COLS[base])
-
-    # Lead order, then names.
-    n_main, n_cols = _N_MAIN[base], _N_COLS[base]
-    if lead_order is None:
-        order = "standard"
-        if base != "single":
-            windows = [window(k, n_cols) for k in range(n_cols)]
-            misfit = {
-                o: _limb_misfit(levels, flat, baselines, base, o, windows) for o in LEAD_ORDERS
-            }
-            if misfit["cabrera"] < 0.5 * misfit["standard"]:
-                order = "cabrera"
-            log.debug("limb-lead misfit %s: %s order", misfit, order)
-    else:
-        order = lead_order
+    # Names.
+    order = lead_order if lead_order is not None else _lead_order(traces, base)
     rhythm: tuple[str, ...]
     if spec is not None and spec.rhythm is not None:
         rhythm = spec.rhythm
     elif base == "single":
-        rhythm = ("II",)
+        rhythm = ("II",)  # which lead a lone strip shows only its label tells
     else:
-        named: list[str] = []
-        main_labels = _cell_labels(base, order, ())
-        for r_row in range(n_main, n_main + n_rhythm):
-            fit, runner_up, r, k = best_cell(r_row, n_main, n_cols)
-            lead = main_labels[r][k].lstrip("-")
-            # A clear match, or a weak one well ahead of the rest (rows crowded by overlap).
-            sure = fit >= 0.6 or (fit >= 0.3 and fit >= 1.6 * runner_up)
-            if not sure or lead in named:
-                lead = next(x for x in _DEFAULT_RHYTHM if x not in named)
-            log.debug("rhythm strip %d: %s (match %.2f, next %.2f)", r_row, lead, fit, runner_up)
-            named.append(lead)
-        rhythm = tuple(named)
-
+        rhythm = _rhythm_names(traces, base, order, n_rhythm)
     labels = _cell_labels(base, order, rhythm)
-    boxes = []
-    for i, (row, row_labels) in enumerate(zip(rows, labels, strict=True)):
-        step_s = total_s / len(row_labels)
-        for k, label in enumerate(row_labels):
-            col0 = start + k * step_s * px_per_s
-            boxes.append(
-                LeadBox(
-                    lead=label.lstrip("-"),
-                    box=Box(row.top, col0, row.bottom, col0 + step_s * px_per_s),
-                    baseline_row=float(baselines[i]),
-                    t0_s=k * step_s,
-                    duration_s=step_s,
-                    col0=col0,
-                    is_rhythm=i >= n_main,
-                    inverted=label.startswith("-"),
-                    row_index=i,
-                    col_index=k,
-                )
-            )
+    boxes = _lead_boxes(rows, labels, traces, total_s, _N_MAIN[base])
+
     pulse_gain = float(np.median([p.gain_mm_mv for p in pulses])) if pulses else None
     agrees = None
     if pulse_gain is not None:
         agrees = abs(pulse_gain / gain_mm_mv - 1.0) <= _GAIN_TOLERANCE
         if not agrees:
-            log.warning("the pulses show %.2f mm/mV, the page was said to be %.2f mm/mV",
-                        pulse_gain, gain_mm_mv)  # fmt: skip
+            log.warning(
+                "the pulses show %.2f mm/mV, the page was said to be %.2f mm/mV",
+                pulse_gain,
+                gain_mm_mv,
+            )
     result = Layout(
         name=_layout_name(base, rhythm),
         lead_order=order,
@@ -839,14 +932,21 @@ def find_layout(
         pulse_gain_mm_mv=pulse_gain,
         gain_agrees=agrees,
         pulses=pulses,
-        boxes=tuple(boxes),
+        boxes=boxes,
         rhythm_leads=rhythm if base in ("3x4", "6x2") else (),
         calibration=calibration,
         duration_s=float(total_s),
         baseline_from=baseline_from,
     )
-    log.info("layout %s (%s order), %d rows, %.2f s, calibration %s, pulse gain %s",
-             result.name, order, n, total_s, calibration, pulse_gain)  # fmt: skip
+    log.info(
+        "layout %s (%s order), %d rows, %.2f s, calibration %s, pulse gain %s",
+        result.name,
+        order,
+        len(rows),
+        total_s,
+        calibration,
+        pulse_gain,
+    )
     return result
 
 

@@ -18,7 +18,10 @@ def test_crop_benchmark_scores_methods_against_truth() -> None:
     assert sum(r.overlap for r in results if r.method == "true mask") == 2
     for r in results:
         if r.method == "true mask":
-            assert iou(r.counts) == 1.0
+            assert r.counts is not None
+            # all but a pixel or two: the lead box ends where the time span ends, half a pen
+            # width inside the ink's end
+            assert iou(r.counts) > 0.999 and r.counts.fp == 0
             assert r.snr > 5 and r.r > 0.9
         assert r.ms > 0 and np.isfinite(r.mse)
     rows = summarise_crops(results)

@@ -1,7 +1,7 @@
 """PTB-XL records and the project's split (train / validation = fold 9 / test = fold 10).
 
-Records are read from ``$ECGTRACE_DATA/ptbxl`` (default ``../shared/data`` next to the project).
-This is the only module that imports wfdb.
+Records are read from ``$ECGTRACE_DATA/ptbxl`` (default ``../shared/data`` next to the project)
+through :mod:`ecgtrace.io.wfdb`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import wfdb
 from numpy.typing import NDArray
 
+from ecgtrace.io.wfdb import read_record
 from ecgtrace.types import LEAD_NAMES
 
 Split = Literal["train", "validation", "test"]
@@ -87,7 +87,7 @@ def load_record(ecg_id: int, *, fs: int | None = None) -> Record:
         fs = options[0]
     path = record_path(ecg_id, fs)
     try:
-        rec = wfdb.rdrecord(str(path))
+        rec = read_record(path)
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read PTB-XL record {path}: {exc}") from exc
     names = [_ALIASES.get(n, n) for n in rec.sig_name]

@@ -83,14 +83,15 @@ class LayoutError(ValueError):
 class Pulse:
     """A calibration pulse (a 1 mV step): its ``box`` (px), ``height_mm`` (foot to plateau,
     centre to centre of the pen, = the gain in mm/mV), the ``foot_row`` (px, the row's 0 mV
-    line), the ``row_index`` of its trace row (0 at the top) and the ``side`` of the row it is
-    on (``left`` or ``right``)."""
+    line), the ``row_index`` of its trace row (0 at the top), the ``side`` of the row it is
+    on (``left`` or ``right``) and ``width_mm``, stroke to stroke (0.2 s of paper)."""
 
     box: Box
     height_mm: float
     foot_row: float
     row_index: int
     side: str
+    width_mm: float = 0.0
 
     @property
     def gain_mm_mv(self) -> float:
@@ -489,7 +490,14 @@ def _measure_pulse(
         trace_col = a - foot_len - _PULSE_GAP_MM * geo.ppm_col
         cols_box = (a - foot_len - pen, edge)
     box = Box(top - geo.stroke, cols_box[0], foot + geo.stroke, cols_box[1])
-    pulse = Pulse(box=box, height_mm=height_mm, foot_row=foot, row_index=index, side=side)
+    pulse = Pulse(
+        box=box,
+        height_mm=height_mm,
+        foot_row=foot,
+        row_index=index,
+        side=side,
+        width_mm=(b - a) / geo.ppm_col,
+    )
     return pulse, float(trace_col)
 
 

@@ -62,10 +62,15 @@ def _strict(obj: Any) -> Any:
     return obj
 
 
+def encode_json(obj: Any) -> bytes:
+    """``obj`` as indented, strict JSON (NaN and infinities as null), UTF-8, ending in a newline."""
+    text = json.dumps(_strict(obj), indent=1, allow_nan=False)
+    return (text + "\n").encode()
+
+
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Write ``obj`` as indented, strict JSON (NaN as null), atomically."""
-    text = json.dumps(_strict(obj), indent=1, allow_nan=False)
-    return atomic_write_bytes(path, (text + "\n").encode())
+    return atomic_write_bytes(path, encode_json(obj))
 
 
 def write_npz(path: str | os.PathLike[str], **arrays: NDArray[Any]) -> Path:

@@ -1,0 +1,60 @@
+"""Any supported input file to its pages: images as one page, PDFs page by page."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ecgtrace.io.images import InputError, read_image
+from ecgtrace.io.pdf import rasterize_pdf
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+SUFFIXES = (*IMAGE_SUFFIXES, ".pdf")
+
+
+@dataclass(frozen=True, eq=False)
+class Page:
+    """One page of an input: ``image`` (rows, cols, 3) uint8 RGB, page ``number`` (1-based)
+    of ``source``."""
+
+    image: NDArray[np.uint8]
+    source: str
+    number: int
+
+
+def _is_pdf(path: Path) -> bool:
+    if path.suffix.lower() == ".pdf":
+        return True
+    try:
+        with path.open("rb") as fh:
+            return fh.read(5) == b"%PDF-"
+    except OSError:
+        return False
+
+
+def read_pages(
+    path: str | os.PathLike[str], *, dpi: float = 200.0, only: int | None = None
+) -> list[Page]:
+    """The pages of an image (one) or a PDF (each rasterised at ``dpi``); ``only`` keeps page
+    ``only`` (1-based). Raises :class:`InputError` naming the file and the cause."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an image or PDF file")
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if only is not None and only < 1:
+        raise InputError(f"{path}: page numbers start at 1, got {only}")
+    if _is_pdf(path):
+        images = rasterize_pdf(path, dpi=dpi, pages=only)
+        if only is not None:
+            if len(images) < only:
+                raise InputError(f"{path}: the PDF has {len(images)} pages, not {only}")
+            return [Page(images[only - 1], str(path), only)]
+        return [Page(im, str(path), k + 1) for k, im in enumerate(images)]
+    if only is not None and only != 1:
+        raise InputError(f"{path}: an image has one page, not {only}")
+    return [Page(read_image(path), str(path), 1)]

@@ -41,6 +41,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def main(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
+    import logging
+
+    # The library logs; here its warnings (already in each page's JSON) stay quiet unless a
+    # command asks for more (digitize --verbose, train).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("ecgtrace").setLevel(logging.ERROR)
     if version:
         out.print(f"ecgtrace {__version__}")
         raise typer.Exit()
@@ -62,6 +68,138 @@ def _parse_paper(paper: str) -> tuple[float, float] | None:
 
 def _leads(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+@app.command()
+def digitize(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="ECG images (PNG, JPEG, TIFF, BMP, WebP) or PDFs; folders, globs "
+            "('scans/**/*.jpg') and @list.txt (one path per line) too.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("out"),
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            help="Skip layout detection: 3x4, 3x4+II, 3x4+II,V1,V5, 6x2, 6x2+II, 12x1, single+V5."
+        ),
+    ] = None,
+    cabrera: Annotated[
+        bool | None,
+        typer.Option("--cabrera/--standard-order", help="Limb-lead order (default: detected)."),
+    ] = None,
+    speed: Annotated[
+        float | None, typer.Option(help="Paper speed, mm/s (default: pulses, else 25).")
+    ] = None,
+    gain: Annotated[
+        float | None, typer.Option(help="Gain, mm/mV (default: pulses, else 10).")
+    ] = None,
+    fs: Annotated[float, typer.Option(help="Output sampling frequency, Hz.")] = 500.0,
+    formats: Annotated[
+        str, typer.Option("--format", help="Outputs, comma-separated: wfdb,csv,json,overlay.")
+    ] = "wfdb,csv,json,overlay",
+    method: Annotated[
+        str, typer.Option(help="Segmenter: unet+ink, unet or classical.")
+    ] = "unet+ink",
+    dpi: Annotated[float, typer.Option(help="PDF: rasterise pages at this DPI.")] = 200.0,
+    px_per_mm: Annotated[
+        float | None, typer.Option(help="Grid pitch, px/mm, for pages without a grid.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Redo inputs whose outputs exist.")] = False,
+    workers: Annotated[int, typer.Option(help="Local worker processes (0: one per core).")] = 0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")] = False,
+) -> None:
+    """Digitize ECG pages: a WFDB record, CSV, JSON summary and overlay PNG per page.
+
+    Exit code 0 when every input was digitized (or skipped: its outputs exist), 2 when the only
+    input failed, 1 when some of several failed (each named in OUTPUT/summary.csv).
+    """
+    import logging
+    import time
+
+    from ecgtrace.batch import Options, expand_inputs, run_batch, summary_rows
+    from ecgtrace.io.files import write_csv_rows
+    from ecgtrace.io.outputs import FORMATS
+
+    if verbose:
+        logging.getLogger("ecgtrace").setLevel(logging.INFO)
+    chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        fail(f"unknown output format {', '.join(unknown) or formats!r}; use {', '.join(FORMATS)}")
+    given = [fs, dpi] + [v for v in (speed, gain) if v is not None]
+    if any(not v > 0 for v in given):
+        fail("--fs, --dpi, --speed and --gain must be > 0")
+    try:
+        paths = expand_inputs(inputs)
+    except OSError as exc:
+        fail(f"cannot read the input list: {exc}")
+    if not paths:
+        fail(f"no input files found in {' '.join(inputs)}")
+    options = Options(
+        layout=layout,
+        speed_mm_s=speed,
+        gain_mm_mv=gain,
+        fs=fs,
+        lead_order=None if cabrera is None else ("cabrera" if cabrera else "standard"),
+        method=method,
+        px_per_mm=px_per_mm,
+        dpi=dpi,
+        formats=chosen,
+        overwrite=overwrite,
+    )
+    if layout is not None:
+        from ecgtrace.layout import LayoutError, parse_layout
+
+        try:
+            parse_layout(layout)
+        except LayoutError as exc:
+            fail(str(exc))
+    n_workers = workers if workers > 0 else (os.cpu_count() or 1)
+    n_workers = max(1, min(n_workers, len(paths)))
+    t0 = time.perf_counter()
+    single = len(paths) == 1
+    with Progress(console=err, transient=True, disable=single) as bar:
+        task = bar.add_task("digitizing", total=len(paths))
+
+        def report(r: object) -> None:
+            from ecgtrace.batch import InputResult
+
+            assert isinstance(r, InputResult)
+            bar.advance(task)
+            if r.status == "failed":
+                err.print(f"error: {r.error}", highlight=False, markup=False)
+            elif r.status == "skipped":
+                out.print(
+                    f"{r.file}: skipped (outputs exist; --overwrite redoes it)",
+                    highlight=False,
+                    markup=False,
+                )
+            else:
+                out.print(
+                    f"{r.file}: {r.layout}, confidence {r.mean_confidence:.2f}, "
+                    f"{r.seconds:.2f} s -> {len(r.outputs)} files",
+                    highlight=False,
+                    markup=False,
+                )
+
+        results = run_batch(paths, output, options, workers=n_workers, on_result=report)
+    failed = sum(r.status == "failed" for r in results)
+    if not single:
+        write_csv_rows(output / "summary.csv", summary_rows(results))
+        done = sum(r.status == "ok" for r in results)
+        skipped = sum(r.status == "skipped" for r in results)
+        out.print(
+            f"{len(results)} inputs in {time.perf_counter() - t0:.1f} s: {done} digitized, "
+            f"{skipped} skipped, {failed} failed; summary in {output / 'summary.csv'}",
+            highlight=False,
+            markup=False,
+        )
+    if failed:
+        raise typer.Exit(2 if single else 1)
 
 
 @app.command()
@@ -315,7 +453,7 @@ def train_command(
         from ecgtrace.segment.model import UNetConfig
     except ImportError as exc:
         fail(f"training needs the train extra (pip install -e '.[train]'): {exc}")
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("ecgtrace").setLevel(logging.INFO)
     cfg = tr.TrainConfig(
         model=UNetConfig(base=base, depth=depth), steps=steps, batch=batch, lr=lr, seed=seed
     )
@@ -472,6 +610,144 @@ def grid_command(
         )
     if not grid.found:
         fail(f"{image}: no ECG grid found (confidence {grid.confidence:.2f})")
+
+
+@eval_app.command("pages")
+def eval_pages(
+    source: Annotated[
+        str,
+        typer.Option(
+            help="rendered: fold-10 records drawn by ecgtrace (mixed layouts, overlap-rich, half "
+            "degraded); ecgtizer: the 66 ECGtizer PDFs (fold 10, another renderer)."
+        ),
+    ] = "rendered",
+    n: Annotated[int, typer.Option(help="Rendered pages (ignored for ecgtizer).")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed draws the same pages.")] = 0,
+    methods: Annotated[
+        str, typer.Option(help="Segmenters, comma-separated: unet+ink, unet, classical.")
+    ] = "unet+ink",
+    dpi: Annotated[
+        str,
+        typer.Option(help="rendered: DPI range LOW,HIGH; ecgtizer: each DPI listed (100,200,300)."),
+    ] = "",
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write rows and every page here.")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the table as Markdown here.")] = None,
+) -> None:
+    """Digitize whole pages and score them against their truth (Challenge SNR, r, MSE, layout)."""
+    from dataclasses import replace
+
+    from ecgtrace import data
+    from ecgtrace import evaluate_pages as ep
+    from ecgtrace.io.files import atomic_write_bytes, write_json
+
+    if source not in ("rendered", "ecgtizer"):
+        fail(f"--source {source!r}: choose rendered or ecgtizer")
+    try:
+        dpis = [
+            float(v) for v in (dpi or ("200" if source == "ecgtizer" else "100,300")).split(",")
+        ]
+    except ValueError:
+        fail(f"--dpi {dpi!r}: give numbers separated by commas")
+    chosen = _leads(methods)
+    results: list[ep.PageResult] = []
+    rows: list[ep.PageRow] = []
+    try:
+        with Progress(console=err, transient=True) as bar:
+            for method in chosen:
+                if source == "ecgtizer":
+                    from ecgtrace.evaluate_ecgtizer import ecgtizer_ids
+
+                    for d in dpis:
+                        task = bar.add_task(f"{method} {d:g} DPI", total=len(ecgtizer_ids()))
+                        batch = []
+                        for result in ep.ecgtizer_pages(dpi=d, method=method):
+                            batch.append(result)
+                            bar.advance(task)
+                        results += batch
+                        rows += [
+                            replace(r, source=f"ecgtizer {d:g} DPI")
+                            for r in ep.summarise_pages(batch)
+                        ]
+                else:
+                    task = bar.add_task(method, total=n)
+                    batch = []
+                    for result in ep.rendered_pages(
+                        n=n, seed=seed, method=method, dpi=(min(dpis), max(dpis))
+                    ):
+                        batch.append(result)
+                        bar.advance(task)
+                    results += batch
+                    rows += ep.summarise_pages(batch)
+    except (data.DataError, ValueError) as exc:
+        fail(str(exc))
+    table = Table(title=f"pages: {source}, methods {methods}, DPI {dpi or dpis}, seed {seed}")
+    heads = ("source", "method", "subset", "n", "leads", "MSE (mV^2)", "r", "SNR (dB)",
+             "layout ok", "s/page", "p90 s", "failed")  # fmt: skip
+    for col in heads:
+        table.add_column(col, justify="left" if col in heads[:3] else "right")
+    for r in rows:
+        table.add_row(
+            r.source, r.method, r.subset, str(r.n), str(r.n_leads), f"{r.mse:.4f}", f"{r.r:.3f}",
+            f"{r.snr:.2f}", f"{100 * r.layout_acc:.0f} %", f"{r.seconds:.2f}",
+            f"{r.p90_seconds:.2f}", str(r.errors),
+        )  # fmt: skip
+    out.print(table)
+    stages = Table(title="time per stage (s, pages digitized)")
+    for col in ("source", "method", "stage", "n", "mean", "p90"):
+        stages.add_column(col)
+    for sr in ep.stage_times_rows(results):
+        stages.add_row(
+            sr.source, sr.method, sr.stage, str(sr.n), f"{sr.mean_s:.3f}", f"{sr.p90_s:.3f}"
+        )
+    out.print(stages)
+    if json_out is not None:
+        doc = ep.pages_json(results, rows)
+        doc.update({"source": source, "n": n, "seed": seed, "dpi": dpi, "methods": chosen})
+        write_json(json_out, doc)
+    if markdown is not None:
+        atomic_write_bytes(markdown, ep.pages_markdown(rows).encode())
+
+
+@bench_app.command("pages")
+def bench_pages(
+    n: Annotated[int, typer.Option(help="Timed runs per page.")] = 5,
+    threads: Annotated[int, typer.Option(help="Threads for the lead boxes (2 cores: 2).")] = 2,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the timings here.")] = None,
+) -> None:
+    """End-to-end time per 200 DPI page (clean 3x4+II, 6x2+II, 12x1), with the time per stage."""
+    from ecgtrace.data import example_record
+    from ecgtrace.io.files import write_json
+    from ecgtrace.pipeline import digitize_image
+    from ecgtrace.render import PageSpec, render_page
+
+    rec = example_record()
+    specs = {
+        "3x4+II": PageSpec(),
+        "6x2+II": PageSpec(layout="6x2", rhythm_leads=("II",)),
+        "12x1": PageSpec(layout="12x1"),
+    }
+    table = Table(title=f"digitize, 200 DPI page, {threads} thread(s), median of {n} runs (s)")
+    cols = ("page", "px", "total", "grid", "deskew", "layout", "segment", "extract", "min total")
+    for col in cols:
+        table.add_column(col, justify="left" if col == "page" else "right")
+    doc: dict[str, object] = {"threads": threads, "n": n, "cpu_count": os.cpu_count(), "pages": {}}
+    for name, spec in specs.items():
+        image = render_page(rec.p_signal, rec.fs, spec, rng=0).image
+        digitize_image(image, threads=threads)  # warm: the model loads once per process
+        runs = [digitize_image(image, threads=threads).times for _ in range(n)]
+        med = {k: float(np.median([getattr(r, k) for r in runs])) for k in vars(runs[0])}
+        table.add_row(
+            name, f"{image.shape[1]}x{image.shape[0]}", f"{med['total_s']:.2f}",
+            f"{med['grid_s']:.2f}", f"{med['deskew_s']:.3f}", f"{med['layout_s']:.2f}",
+            f"{med['segment_s']:.2f}", f"{med['extract_s']:.2f}",
+            f"{min(r.total_s for r in runs):.2f}",
+        )  # fmt: skip
+        doc["pages"][name] = {"px": list(image.shape[:2]), "median_s": med}  # type: ignore[index]
+    out.print(table)
+    if json_out is not None:
+        write_json(json_out, doc)
 
 
 @eval_app.command("grid")

@@ -165,12 +165,12 @@ class _Row:
 
 
 @dataclass(frozen=True)
-class _Spec:
+class LayoutSpec:
     base: str
     rhythm: tuple[str, ...] | None  # None: detect
 
 
-def _parse_layout(layout: str) -> _Spec:
+def parse_layout(layout: str) -> LayoutSpec:
     """``3x4``, ``3x4+II,V1,V5``, ``6x2+II``, ``12x1``, ``single+V5`` into its parts."""
     m = _LAYOUT_RE.match(layout.replace(" ", ""))
     if m is None:
@@ -180,7 +180,7 @@ def _parse_layout(layout: str) -> _Spec:
         )
     base = m.group(1)
     if m.group(2) is None:
-        return _Spec(base, None)
+        return LayoutSpec(base, None)
     aliases = {"AVR": "aVR", "AVL": "aVL", "AVF": "aVF"}
     leads = tuple(aliases.get(x.upper(), x.upper()) for x in m.group(2).split(","))
     bad = [x for x in leads if x not in LEAD_NAMES]
@@ -188,7 +188,7 @@ def _parse_layout(layout: str) -> _Spec:
         raise LayoutError(f"unknown lead {bad[0]!r} in layout {layout!r}")
     if len(leads) > _MAX_RHYTHM[base]:
         raise LayoutError(f"layout {base} takes at most {_MAX_RHYTHM[base]} rhythm leads")
-    return _Spec(base, leads)
+    return LayoutSpec(base, leads)
 
 
 def _layout_name(base: str, rhythm: tuple[str, ...]) -> str:
@@ -848,7 +848,7 @@ def find_layout(
         raise LayoutError("paper speed (mm/s) and gain (mm/mV) must be > 0")
     if lead_order is not None and lead_order not in LEAD_ORDERS:
         raise LayoutError(f"unknown lead order {lead_order!r}; use standard or cabrera")
-    spec = _parse_layout(layout) if layout is not None else None
+    spec = parse_layout(layout) if layout is not None else None
 
     d, ink = _ink(img, grid)
     if not ink.any() or ink.mean() > 0.25:
@@ -958,7 +958,7 @@ def find_layout(
     return result
 
 
-def _classify(n: int, spec: _Spec | None) -> tuple[str, int]:
+def _classify(n: int, spec: LayoutSpec | None) -> tuple[str, int]:
     """The layout (base, number of rhythm strips) that has ``n`` trace rows; ``6x2?`` when 6
     rows leave 3x4 + 3 and 6x2 to tell apart."""
     if spec is not None:

@@ -12,9 +12,10 @@ import logging
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,11 +23,12 @@ from numpy.typing import NDArray
 from ecgtrace.extract import LeadGeometry, extract_lead
 from ecgtrace.grid import Grid, deskew, detect_grid, settle_pitch
 from ecgtrace.layout import Layout, LayoutError, LeadBox, find_layout
-from ecgtrace.segment.classical import segment_classical
+from ecgtrace.segment.classical import classical_background_px, darkness, ink_probability
 from ecgtrace.segment.refine import refine_with_ink
 from ecgtrace.types import LEAD_NAMES, Box
 
 log = logging.getLogger(__name__)
+ArrayT = TypeVar("ArrayT", np.uint8, np.float32)
 
 Method = Literal["unet+ink", "unet", "classical"]
 METHODS: tuple[str, ...] = ("unet+ink", "unet", "classical")
@@ -34,8 +36,9 @@ STANDARD_GAINS_MM_MV = (2.5, 5.0, 10.0, 20.0, 40.0)
 STANDARD_SPEEDS_MM_S = (12.5, 25.0, 50.0)
 PULSE_S = 0.2  # a calibration pulse lasts 0.2 s on every printer we know
 _CROP_MARGIN_MM = 5.0  # cols of context either side of a lead box (the U-Net saw as much)
-_REACH_MM = 20.0  # rows of context beyond the band: tall complexes run into the neighbours
+_REACH_MM = 27.0  # rows either side of the baseline at least: tall complexes cross the band
 _MAX_GAP_S = 0.05  # gaps in a trace up to this long are interpolated
+_JOIN_PX = 2.0  # cols after a boundary between two cells that the joining stroke fills
 _DISAGREE_MV = 0.2  # RMS between two drawings of one lead above which only the surer is kept
 _EINTHOVEN_MV = 0.1  # RMS of II - (I + III) above which the page gets a warning
 
@@ -185,9 +188,11 @@ def _pulse_speed(layout: Layout) -> float | None:
 # ---- one lead box ------------------------------------------------------------------------------
 
 
-def _crop(image: NDArray[np.uint8], r0: int, r1: int, c0: int, c1: int) -> NDArray[np.uint8]:
-    """image[r0:r1, c0:c1], padded with white where the window leaves the page."""
-    out = np.full((r1 - r0, c1 - c0, 3), 255, dtype=np.uint8)
+def _crop(
+    image: NDArray[ArrayT], r0: int, r1: int, c0: int, c1: int, fill: float
+) -> NDArray[ArrayT]:
+    """image[r0:r1, c0:c1], padded with ``fill`` where the window leaves the page."""
+    out = np.full((r1 - r0, c1 - c0, *image.shape[2:]), fill, dtype=image.dtype)
     rr0, rr1 = max(r0, 0), min(r1, image.shape[0])
     cc0, cc1 = max(c0, 0), min(c1, image.shape[1])
     if rr1 > rr0 and cc1 > cc0:
@@ -201,21 +206,29 @@ def segment_box(
     grid: Grid,
     *,
     method: str = "unet+ink",
+    dark: NDArray[np.float32] | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], tuple[int, int]]:
     """Trace probability of one lead box: (prob, unet prob or prob, (row, col) of the crop's
     top-left pixel in the page). Both maps (rows, cols) float32 in [0, 1] cover the box's band
-    plus context, and are zero outside the box's cols."""
+    plus context, and are zero outside the box's cols. ``dark`` is the page's
+    :func:`~ecgtrace.segment.classical.darkness` (measured once for all boxes), else measured
+    on the crop."""
     ppm_r, ppm_c = grid.px_per_mm_row, grid.px_per_mm_col
     b = box.box
-    half = max(box.baseline_row - b.top, b.bottom - box.baseline_row) + _REACH_MM * ppm_r
+    band = max(box.baseline_row - b.top, b.bottom - box.baseline_row)
+    half = max(band + _CROP_MARGIN_MM * ppm_r, _REACH_MM * ppm_r)
     r0 = math.floor(box.baseline_row - half)
     r1 = math.ceil(box.baseline_row + half) + 1
     c0 = math.floor(b.left - _CROP_MARGIN_MM * ppm_c)
     c1 = math.ceil(b.right + _CROP_MARGIN_MM * ppm_c) + 1
-    crop = _crop(image, r0, r1, c0, c1)
+    crop = _crop(image, r0, r1, c0, c1, 255)
     classical = None
     if method in ("classical", "unet+ink"):
-        classical = segment_classical(crop, px_per_mm=ppm_r)
+        if dark is None:
+            dark_crop = darkness(crop, background_px=classical_background_px(ppm_r))
+        else:
+            dark_crop = _crop(dark, r0, r1, c0, c1, 0.0)
+        classical = ink_probability(dark_crop, px_per_mm=ppm_r)
     if method == "classical":
         assert classical is not None
         prob = unet = classical
@@ -243,8 +256,10 @@ def _trace_box(
     speed_mm_s: float,
     gain_mm_mv: float,
     fs: float,
+    joined: bool = False,
 ) -> tuple[NDArray[np.float64], LeadTrace]:
-    """One lead box's samples (n,) mV over its span, and its :class:`LeadTrace`."""
+    """One lead box's samples (n,) mV over its span, and its :class:`LeadTrace`; ``joined``
+    tells whether another cell of the row ends where it starts."""
     r0, c0 = origin
     geometry = LeadGeometry(
         px_per_mm_row=grid.px_per_mm_row,
@@ -258,6 +273,12 @@ def _trace_box(
     )
     sig = extract_lead(prob, geometry, fs=fs, max_gap_s=_MAX_GAP_S)
     mv = -sig.mv if box.inverted else sig.mv
+    # Where two cells of a row meet, the pen joins the last sample of one to the first of the
+    # next: the first cols of the next cell hold that stroke, not the lead (the end of the
+    # first cell is its own). Hold the value read just inside.
+    edge = round(_JOIN_PX / (speed_mm_s * grid.px_per_mm_col) * fs)
+    if joined and 0 < edge < mv.size // 4:
+        mv[:edge] = mv[edge]
     ok = np.isfinite(mv)
     coverage = float(ok.mean()) if mv.size else 0.0
     # The segmenter's belief along the path: where it read the samples.
@@ -341,7 +362,7 @@ def _find_grid(image: NDArray[np.uint8], px_per_mm: float | None) -> Grid:
     if not grid.found:
         raise DigitizeError(
             f"not an ECG page: no ECG grid found (confidence {grid.confidence:.2f}); "
-            "give px_per_mm if the page has no grid"
+            "a page without a grid needs its px/mm given"
         )
     return grid
 
@@ -387,6 +408,7 @@ def digitize_image(
     lead_order: str | None = None,
     method: str = "unet+ink",
     px_per_mm: float | None = None,
+    threads: int = 2,
 ) -> Digitization:
     """Digitize one ECG page held as an RGB (rows, cols, 3) uint8 array.
 
@@ -395,7 +417,8 @@ def digitize_image(
     10 mm/mV; given values are used as given and only checked against the pulses (a
     disagreement is a warning, never a silent rescale). ``layout`` and ``lead_order`` override
     detection (see :func:`ecgtrace.layout.find_layout`); ``px_per_mm`` overrides the grid's
-    pitch (for pages without a grid). Raises :class:`DigitizeError` with a one-line message
+    pitch (for pages without a grid). ``threads`` lead boxes are worked on at once.
+    Raises :class:`DigitizeError` with a one-line message
     naming ``source``.
     """
     if method not in METHODS:
@@ -456,14 +479,32 @@ def digitize_image(
     t_layout = time.perf_counter()
 
     n = max(1, round(found.duration_s * fs))
-    segmented = [segment_box(img, box, grid, method=method) for box in found.boxes]
-    t_segment = time.perf_counter()
+    dark = None
+    if method != "unet":
+        dark = darkness(img, background_px=classical_background_px(grid.px_per_mm_row))
+
+    cells = {(b.row_index, b.col_index) for b in found.boxes}
+
+    def one_box(box: LeadBox) -> tuple[NDArray[np.float64], LeadTrace, float, float]:
+        t = time.perf_counter()
+        prob, unet, origin = segment_box(img, box, grid, method=method, dark=dark)
+        t_seg = time.perf_counter()
+        mv, trace = _trace_box(
+            prob, unet, origin, box, grid, speed_mm_s=speed, gain_mm_mv=gain, fs=fs,
+            joined=(box.row_index, box.col_index - 1) in cells,
+        )  # fmt: skip
+        return mv, trace, t_seg - t, time.perf_counter() - t_seg
+
+    # The heavy parts (onnxruntime, OpenCV, NumPy) release the GIL: threads share the cores.
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        done = list(pool.map(one_box, found.boxes))
+    t_boxes = time.perf_counter()
+    seg_cpu, ext_cpu = sum(d[2] for d in done), sum(d[3] for d in done)
+    # The boxes ran interleaved: their wall time is split by the two stages' shares.
+    segment_s = (t_boxes - t_layout) * seg_cpu / max(seg_cpu + ext_cpu, 1e-9)
     drawings: dict[str, list[tuple[NDArray[np.float64], float]]] = {}
     traces = []
-    for box, (prob, unet, origin) in zip(found.boxes, segmented, strict=True):
-        mv, trace = _trace_box(
-            prob, unet, origin, box, grid, speed_mm_s=speed, gain_mm_mv=gain, fs=fs
-        )
+    for box, (mv, trace, _, _) in zip(found.boxes, done, strict=True):
         full = np.full(n, np.nan)
         i0 = round(box.t0_s * fs)
         k0, k1 = max(i0, 0), min(i0 + mv.size, n)
@@ -484,8 +525,8 @@ def digitize_image(
         grid_s=t_grid - t_start,
         deskew_s=t_deskew - t_grid,
         layout_s=t_layout - t_deskew,
-        segment_s=t_segment - t_layout,
-        extract_s=t_end - t_segment,
+        segment_s=segment_s,
+        extract_s=t_end - t_layout - segment_s,
         total_s=t_end - t_start,
     )
     for w in warnings:

@@ -62,3 +62,16 @@ def rasterize_pdf(
         raise InputError(f"{path}: cannot render the PDF ({exc})") from exc
     finally:
         doc.close()
+
+
+def count_pages(path: str | os.PathLike[str]) -> int:
+    """The number of pages of a PDF, without rendering any; raises :class:`InputError`."""
+    path = Path(path)
+    try:
+        doc = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise InputError(f"{path}: cannot read the PDF ({exc})") from exc
+    try:
+        return len(doc)
+    finally:
+        doc.close()

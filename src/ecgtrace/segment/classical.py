@@ -15,7 +15,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage as ndi
 
 
 def darkness(image: NDArray[np.uint8], *, background_px: int = 31) -> NDArray[np.float32]:
@@ -31,16 +30,30 @@ def darkness(image: NDArray[np.uint8], *, background_px: int = 31) -> NDArray[np
     return np.clip(1.0 - bright / np.maximum(paper, 1.0), 0.0, 1.0).astype(np.float32)
 
 
-def _remove_grid_lines(ink: NDArray[np.bool_], *, line_px: int, thin_px: int) -> NDArray[np.bool_]:
-    """Drop long, thin, exactly horizontal or vertical lines (a grid that survived the colour).
+def _opening(mask: NDArray[np.bool_], shape: tuple[int, int]) -> NDArray[np.bool_]:
+    """Binary opening by a (rows, cols) box, exactly as SciPy's ``binary_opening`` (10x
+    faster): OpenCV's own opening shifts even-sized boxes by a pixel, so the erosion and the
+    dilation get mirrored anchors; outside the image counts as background."""
+    kr, kc = shape
+    box = np.ones(shape, np.uint8)
+    eroded = cv2.erode(
+        mask.astype(np.uint8), box, anchor=(kc // 2, kr // 2),
+        borderType=cv2.BORDER_CONSTANT, borderValue=0,
+    )  # fmt: skip
+    opened = cv2.dilate(
+        eroded, box, anchor=(kc - 1 - kc // 2, kr - 1 - kr // 2),
+        borderType=cv2.BORDER_CONSTANT, borderValue=0,
+    )  # fmt: skip
+    return opened.astype(bool)
 
-    SciPy's opening, not OpenCV's: OpenCV shifts even-sized kernels by a pixel.
-    """
+
+def _remove_grid_lines(ink: NDArray[np.bool_], *, line_px: int, thin_px: int) -> NDArray[np.bool_]:
+    """Drop long, thin, exactly horizontal or vertical lines (a grid that survived the colour)."""
     out = ink.copy()
     for along, across in (((1, line_px), (thin_px + 1, 1)), ((line_px, 1), (1, thin_px + 1))):
-        lines = ndi.binary_opening(ink, np.ones(along, bool))
+        lines = _opening(ink, along)
         # Only thin lines: a trace's flat stretch is thicker than a grid line.
-        thick = ndi.binary_opening(lines, np.ones(across, bool))
+        thick = _opening(lines, across)
         out &= ~(lines & ~thick)
     return out
 
@@ -78,7 +91,23 @@ def segment_classical(
     """
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an RGB image (rows, cols, 3), got shape {image.shape}")
-    d = darkness(image, background_px=round(4 * px_per_mm))
+    return ink_probability(
+        darkness(image, background_px=classical_background_px(px_per_mm)),
+        px_per_mm=px_per_mm,
+        softness=softness,
+    )
+
+
+def classical_background_px(px_per_mm: float) -> int:
+    """The window (px) the paper's brightness is measured over: 4 mm."""
+    return round(4 * px_per_mm)
+
+
+def ink_probability(
+    d: NDArray[np.float32], *, px_per_mm: float, softness: float = 0.04
+) -> NDArray[np.float32]:
+    """:func:`segment_classical` from a crop's :func:`darkness` (rows, cols) in [0, 1]: the
+    darkness of a whole page can be measured once and cropped for each lead."""
     if not np.any(d > 0.05):
         return np.zeros(d.shape, np.float32)
     # A little under half the ink's darkness (the drawing counts a half-inked pixel as ink),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,14 @@ import cv2
 import numpy as np
 import pytest
 
-from ecgtrace.batch import Options, digitize_file, expand_inputs, run_batch, safe_stem
+from ecgtrace.batch import (
+    InputResult,
+    Options,
+    digitize_file,
+    expand_inputs,
+    run_batch,
+    safe_stem,
+)
 from ecgtrace.data import data_dir
 from ecgtrace.io.files import write_png
 from ecgtrace.io.wfdb import read_record
@@ -132,3 +140,24 @@ def test_stems_are_safe_record_names() -> None:
     assert safe_stem("scan 1.v2.png") == "scan_1_v2"
     assert safe_stem("Ünïcode.png") == "n_code"
     assert safe_stem("....png") == "ecg"
+
+
+def test_a_killed_worker_loses_nothing(inputs: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k in range(4):
+        os.link(inputs / "good page.jpg", folder / f"p{k}.jpg")
+    killed: list[int] = []
+
+    def kill_first_worker(result: InputResult) -> None:
+        if not killed:  # SIGKILL the process that did the first input, as the OOM killer would
+            killed.append(result.worker)
+            os.kill(result.worker, signal.SIGKILL)
+
+    paths = expand_inputs([str(folder)])
+    results = run_batch(
+        paths, tmp_path / "out", Options(formats=("json",)), workers=2, on_result=kill_first_worker
+    )
+    assert killed and [r.status for r in results] == ["ok"] * 4
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"p{k}.json" for k in range(4)]
+    assert all(r.peak_mb > 50 for r in results)

@@ -80,7 +80,12 @@ def digitize(
             show_default=False,
         ),
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("out"),
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", help="Output folder, or an fsspec URL (s3://bucket/out, file://...)."
+        ),
+    ] = "out",
     layout: Annotated[
         str | None,
         typer.Option(
@@ -110,6 +115,13 @@ def digitize(
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Redo inputs whose outputs exist.")] = False,
     workers: Annotated[int, typer.Option(help="Local worker processes (0: one per core).")] = 0,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on a Dask cluster: tcp://HOST:8786, or local:N for a LocalCluster of N "
+            "workers."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")] = False,
 ) -> None:
     """Digitize ECG pages: a WFDB record, CSV, JSON summary and overlay PNG per page.
@@ -117,15 +129,40 @@ def digitize(
     Exit code 0 when every input was digitized (or skipped: its outputs exist), 2 when the only
     input failed, 1 when some of several failed (each named in OUTPUT/summary.csv).
     """
+    import contextlib
+    import importlib
     import logging
     import time
 
-    from ecgtrace.batch import Options, expand_inputs, run_batch, summary_rows
-    from ecgtrace.io.files import write_csv_rows
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        Task,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    from ecgtrace.batch import (
+        ClusterError,
+        InputResult,
+        Options,
+        expand_inputs,
+        run_batch,
+        run_cluster,
+        write_summary,
+    )
     from ecgtrace.io.outputs import FORMATS
+    from ecgtrace.io.remote import LocationError
 
     if verbose:
         logging.getLogger("ecgtrace").setLevel(logging.INFO)
+    elif cluster is not None:
+        # Importing distributed sets its loggers to INFO: quiet (in this process) the lines of
+        # a LocalCluster's scheduler and nannies. Without the extra, run_cluster says so.
+        with contextlib.suppress(ImportError):
+            importlib.import_module("distributed")
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
@@ -158,17 +195,23 @@ def digitize(
             parse_layout(layout)
         except LayoutError as exc:
             fail(str(exc))
+    if cluster is not None and workers > 0:
+        fail("--workers is for local runs; with --cluster, the cluster's workers run the batch")
     n_workers = workers if workers > 0 else (os.cpu_count() or 1)
     n_workers = max(1, min(n_workers, len(paths)))
     t0 = time.perf_counter()
     single = len(paths) == 1
-    with Progress(console=err, transient=True, disable=single) as bar:
+
+    class FilesPerSecond(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            rate = "" if task.speed is None else f"{task.speed:.2f} files/s"
+            return Text(rate, style="progress.data.speed")
+
+    columns = (BarColumn(), MofNCompleteColumn(), FilesPerSecond(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=single) as bar:
         task = bar.add_task("digitizing", total=len(paths))
 
-        def report(r: object) -> None:
-            from ecgtrace.batch import InputResult
-
-            assert isinstance(r, InputResult)
+        def report(r: InputResult) -> None:
             bar.advance(task)
             if r.status == "failed":
                 err.print(f"error: {r.error}", highlight=False, markup=False)
@@ -186,15 +229,24 @@ def digitize(
                     markup=False,
                 )
 
-        results = run_batch(paths, output, options, workers=n_workers, on_result=report)
+        try:
+            if cluster is not None:
+                results = run_cluster(paths, output, options, address=cluster, on_result=report)
+            else:
+                results = run_batch(paths, output, options, workers=n_workers, on_result=report)
+        except (ClusterError, LocationError) as exc:
+            fail(str(exc))
     failed = sum(r.status == "failed" for r in results)
     if not single:
-        write_csv_rows(output / "summary.csv", summary_rows(results))
+        try:
+            where = write_summary(results, output)
+        except (OSError, LocationError) as exc:
+            fail(f"cannot write summary.csv to {output}: {exc}")
         done = sum(r.status == "ok" for r in results)
         skipped = sum(r.status == "skipped" for r in results)
         out.print(
             f"{len(results)} inputs in {time.perf_counter() - t0:.1f} s: {done} digitized, "
-            f"{skipped} skipped, {failed} failed; summary in {output / 'summary.csv'}",
+            f"{skipped} skipped, {failed} failed; summary in {where}",
             highlight=False,
             markup=False,
         )

@@ -40,20 +40,26 @@ def read_pages(
     path: str | os.PathLike[str], *, dpi: float = 200.0, only: int | None = None
 ) -> list[Page]:
     """The pages of an image (one) or a PDF (each rasterised at ``dpi``); ``only`` keeps page
-    ``only`` (1-based). Raises :class:`InputError` naming the file and the cause."""
+    ``only`` (1-based). A PDF is known by its first bytes (``%PDF-``) or its suffix.
+
+    Raises :class:`InputError` (one line naming the file and the cause) for any file that
+    cannot be read: see :func:`~ecgtrace.io.images.read_image` and
+    :func:`~ecgtrace.io.pdf.rasterize_pdf`.
+    """
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image or PDF file")
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise InputError(f"{path}: not a regular file")
     if only is not None and only < 1:
         raise InputError(f"{path}: page numbers start at 1, got {only}")
     if _is_pdf(path):
-        images = rasterize_pdf(path, dpi=dpi, pages=only)
         if only is not None:
-            if len(images) < only:
-                raise InputError(f"{path}: the PDF has {len(images)} pages, not {only}")
-            return [Page(images[only - 1], str(path), only)]
+            image = rasterize_pdf(path, dpi=dpi, first=only, pages=1)[0]
+            return [Page(image, str(path), only)]
+        images = rasterize_pdf(path, dpi=dpi)
         return [Page(im, str(path), k + 1) for k, im in enumerate(images)]
     if only is not None and only != 1:
         raise InputError(f"{path}: an image has one page, not {only}")

@@ -73,7 +73,7 @@ def test_the_readme_example(tmp_path: Path) -> None:
     ("name", "cause"),
     [
         ("empty.png", "the file is empty"),
-        ("random.jpg", "not an image"),
+        ("random.jpg", "cannot decode it"),
         ("blank.png", "no ECG grid found"),
         ("folder.png", "is a folder"),
         ("missing.png", "no such file"),

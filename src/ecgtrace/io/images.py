@@ -71,8 +71,12 @@ def _png(data: bytes) -> tuple[int, int, bytes]:
         end = pos + 12 + length
         if length > 0x7FFFFFFF or end > len(data):
             raise _Refused(f"truncated or corrupt PNG (chunk {kind!r} runs past the end)")
+        if not kind.isalpha():  # ASCII letters only, as libpng checks
+            raise _Refused(f"corrupt PNG (bad chunk name {kind!r})")
         if kind in _PNG_KEEP:
             kept.append(data[pos:end])
+        elif kind[:1].isupper():  # as libpng: an unknown critical chunk
+            raise _Refused(f"unsupported PNG (unknown critical chunk {kind.decode()})")
         if kind == b"IEND":
             break
         pos = end
@@ -98,14 +102,11 @@ def _jpeg(data: bytes) -> tuple[int, int]:
         pos += 1
         if marker in _JPEG_SOF:
             return _uint(data, pos + 3, 2), _uint(data, pos + 5, 2)
-        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # RSTn, TEM: no length
+        if 0xD0 <= marker <= 0xD7 or marker in (0x00, 0x01):  # RSTn, TEM, stuffed FF 00
             continue
         if marker not in _JPEG_SKIP:
             raise _Refused(f"corrupt JPEG (marker 0x{marker:02X} before the frame header)")
-        length = _uint(data, pos, 2)
-        if length < 2:
-            raise _Refused("corrupt JPEG (bad segment length)")
-        pos += length
+        pos += max(_uint(data, pos, 2), 2)  # libjpeg moves on past a length under 2
 
 
 # The integer field types libtiff reads a size from, and their sizes; 6, 8, 9 and 17 are signed.
@@ -197,7 +198,7 @@ def _check_size(rows: int, cols: int) -> None:
 def _probe(data: bytes) -> tuple[str, bytes]:
     """(the format's name, the bytes to decode) once the header's size is within the limits.
 
-    The tests follow the order in which OpenCV picks a decoder (BMP, GIF, AVIF, ..., JPEG, WebP,
+    The checks follow the order in which OpenCV picks a decoder (BMP, GIF, AVIF, ..., JPEG, WebP,
     ..., TIFF, PNG), so the header read here is the one the decoder will read.
     """
     if data[:2] == b"BM":
@@ -226,7 +227,7 @@ _STDERR_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
+def _quiet_stderr() -> Iterator[None]:
     """Send what C libraries write to file descriptor 2 (libjpeg's "Corrupt JPEG data", libpng's
     errors) to the null device for the duration, as the one-line error says it.
 
@@ -297,7 +298,7 @@ def decode_image(data: bytes, *, name: str = "<bytes>") -> NDArray[np.uint8]:
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our message says it
     try:
-        with quiet_stderr():
+        with _quiet_stderr():
             image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     except (cv2.error, MemoryError) as exc:
         raise InputError(f"{name}: cannot decode it: corrupt or truncated {kind} data") from exc
@@ -346,13 +347,16 @@ def read_image(path: str | os.PathLike[str]) -> NDArray[np.uint8]:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image file")
+    too_big = f"{path}: the file is larger than {MAX_FILE_BYTES >> 20} MiB"
     try:
-        if not path.is_file():
+        if not path.is_file():  # a FIFO or a device would block or never end
             raise InputError(f"{path}: not a regular file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(too_big)
         with path.open("rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"{path}: the file is larger than {MAX_FILE_BYTES >> 20} MiB")
+    if len(data) > MAX_FILE_BYTES:  # it grew
+        raise InputError(too_big)
     return decode_image(data, name=str(path))

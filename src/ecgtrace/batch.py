@@ -505,7 +505,9 @@ def run_cluster(
     return [results[k] for k in range(len(paths))]
 
 
-SUMMARY_FIELDS = ("file", "status", "pages", "layout", "mean_confidence", "seconds", "error")
+SUMMARY_FIELDS = (
+    "file", "status", "pages", "layout", "mean_confidence", "seconds", "error", "worker", "peak_mb"
+)  # fmt: skip
 
 
 def summary_rows(results: Iterable[InputResult]) -> Iterator[list[str]]:
@@ -513,7 +515,10 @@ def summary_rows(results: Iterable[InputResult]) -> Iterator[list[str]]:
     yield list(SUMMARY_FIELDS)
     for r in results:
         conf = "" if r.mean_confidence != r.mean_confidence else f"{r.mean_confidence:.3f}"
-        yield [r.file, r.status, str(r.pages), r.layout, conf, f"{r.seconds:.2f}", r.error]
+        yield [
+            r.file, r.status, str(r.pages), r.layout, conf, f"{r.seconds:.2f}", r.error,
+            str(r.worker or ""), f"{r.peak_mb:.0f}" if r.peak_mb else "",
+        ]  # fmt: skip
 
 
 def write_summary(results: Iterable[InputResult], outdir: str | os.PathLike[str]) -> str:

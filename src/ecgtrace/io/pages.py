@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from ecgtrace.io.images import InputError, read_image
 from ecgtrace.io.pdf import rasterize_pdf
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif")
 SUFFIXES = (*IMAGE_SUFFIXES, ".pdf")
 
 

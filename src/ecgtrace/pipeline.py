@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgtrace.extract import LeadGeometry, extract_lead
-from ecgtrace.grid import Grid, deskew, detect_grid, settle_pitch
+from ecgtrace.grid import Grid, deskew, detect_grid
 from ecgtrace.layout import Layout, LayoutError, LeadBox, find_layout
 from ecgtrace.segment.classical import classical_background_px, darkness, ink_probability
 from ecgtrace.segment.refine import refine_with_ink
@@ -367,35 +367,6 @@ def _find_grid(image: NDArray[np.uint8], px_per_mm: float | None) -> Grid:
     return grid
 
 
-def _layout(
-    image: NDArray[np.uint8],
-    grid: Grid,
-    *,
-    layout: str | None,
-    speed: float,
-    gain: float,
-    lead_order: str | None,
-) -> tuple[Layout, Grid]:
-    """find_layout, retried with 5x the pitch when the grid's minor lines were not seen (the
-    5 mm lines may have been 1 mm ones) and the first reading finds no layout."""
-    try:
-        return find_layout(
-            image, grid, layout=layout, speed_mm_s=speed, gain_mm_mv=gain, lead_order=lead_order
-        ), grid
-    except LayoutError as first:
-        if grid.minor_visible:
-            raise
-        wider = settle_pitch(grid, stroke_px=10.0 * grid.px_per_mm_row)  # force the 5x reading
-        try:
-            found = find_layout(
-                image, wider, layout=layout, speed_mm_s=speed, gain_mm_mv=gain,
-                lead_order=lead_order,
-            )  # fmt: skip
-        except LayoutError:
-            raise first from None
-        return found, wider
-
-
 def digitize_image(
     image: NDArray[np.uint8],
     *,
@@ -447,8 +418,8 @@ def digitize_image(
     if not (speed > 0 and gain > 0):
         raise DigitizeError(f"{name}: paper speed and gain must be > 0")
     try:
-        found, grid = _layout(
-            img, grid, layout=layout, speed=speed, gain=gain, lead_order=lead_order
+        found = find_layout(
+            img, grid, layout=layout, speed_mm_s=speed, gain_mm_mv=gain, lead_order=lead_order
         )
         speed_from = "given" if speed_mm_s is not None else "default"
         gain_from = "given" if gain_mm_mv is not None else "default"
@@ -471,8 +442,8 @@ def digitize_image(
                 )
         if (new_speed, new_gain) != (speed, gain):
             speed, gain = new_speed, new_gain
-            found, grid = _layout(
-                img, grid, layout=layout, speed=speed, gain=gain, lead_order=lead_order
+            found = find_layout(
+                img, grid, layout=layout, speed_mm_s=speed, gain_mm_mv=gain, lead_order=lead_order
             )
     except LayoutError as exc:
         raise DigitizeError(f"{name}: layout not recognised: {exc}") from None

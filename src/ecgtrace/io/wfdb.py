@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import NamedTuple
 import numpy as np
 import wfdb
 from numpy.typing import NDArray
+
+from ecgtrace.io.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -157,20 +158,13 @@ def write_record(
     WFDB record ``<directory>/<record_name>`` (``.hea`` + ``.dat``, format 16, 1000 adu per
     unit, NaN as invalid samples; values beyond ± 32.767 units are clipped with a warning).
 
-    Atomic per file: written into a temporary folder in ``directory``, then renamed into place,
-    the ``.dat`` first and the ``.hea`` that names it last, so a reader that finds the header
-    finds the whole signal. Returns ``[hea, dat]``.
+    Atomic per file (a temporary file, then a rename), the ``.dat`` first and the ``.hea`` that
+    names it last, so a reader that finds the header finds the whole signal. Returns
+    ``[hea, dat]``.
     """
-    check_record_name(record_name)  # before it names the temporary folder
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=folder, prefix=f".{record_name}.", suffix=".tmp")
-    try:
-        dat, hea = _wrsamp(
-            tmp, record_name, p_signal, fs=fs, sig_name=sig_name, units=units, comments=comments
-        )
-        os.replace(dat, folder / dat.name)
-        os.replace(hea, folder / hea.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return [folder / hea.name, folder / dat.name]
+    blobs = encode_record(
+        record_name, p_signal, fs=fs, sig_name=sig_name, units=units, comments=comments
+    )
+    dat, hea = (atomic_write_bytes(folder / name, data) for name, data in blobs.items())
+    return [hea, dat]

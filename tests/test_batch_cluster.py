@@ -14,7 +14,8 @@ from pathlib import Path
 import distributed
 import pytest
 
-from ecgtrace import batch
+from ecgtrace.batch import cluster as batch_cluster
+from ecgtrace.batch.local import Job
 from ecgtrace.batch import (
     ClusterError,
     InputResult,
@@ -105,10 +106,10 @@ def test_an_fsspec_url_output(folder: Path, client: distributed.Client, tmp_path
 def test_a_task_the_cluster_loses_fails_its_input_only(
     folder: Path, client: distributed.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(args: tuple[Path, str | Path, Options, str], log_level: int) -> InputResult:
+    def broken(job: Job, log_level: int) -> InputResult:
         raise RuntimeError("worker blew up")  # escapes the job, as a bug in the worker would
 
-    monkeypatch.setattr(batch, "_cluster_job", broken)  # a local function: pickled by value
+    monkeypatch.setattr(batch_cluster, "_cluster_job", broken)  # a local function: pickled by value
     paths = [folder / "page0.png", folder / "page1.png"]
     results = run_cluster(paths, tmp_path, OPTIONS, address=client)
     assert [r.status for r in results] == ["failed", "failed"]

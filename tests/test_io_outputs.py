@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ecgtrace.digitization import Digitization
+from ecgtrace.io.files import write_png
 from ecgtrace.io.images import read_image
 from ecgtrace.io.outputs import (
     FORMATS,
@@ -17,12 +19,15 @@ from ecgtrace.io.outputs import (
     draw_overlay,
     expected_outputs,
     summary,
+    write_csv,
+    write_json_summary,
     write_outputs,
+    write_wfdb,
 )
 from ecgtrace.io.wfdb import read_record, write_record
-from ecgtrace.pipeline import Digitization, digitize_image
+from ecgtrace.leads import LEAD_NAMES
+from ecgtrace.pipeline import digitize_image
 from ecgtrace.render import Rendered
-from ecgtrace.types import LEAD_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +46,7 @@ def _no_temp_files(folder: Path) -> None:
 
 
 def test_wfdb_round_trip(dig: Digitization, tmp_path: Path) -> None:
-    paths = dig.to_wfdb(tmp_path, "page1")
+    paths = write_wfdb(dig, tmp_path, "page1")
     assert paths == [tmp_path / "page1.hea", tmp_path / "page1.dat"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["page1.dat", "page1.hea"]
     rec = read_record(tmp_path / "page1")
@@ -86,7 +91,7 @@ def test_wfdb_all_nan_lead_clipping_and_bad_names(
 
 
 def test_csv_parses_back(dig: Digitization, tmp_path: Path) -> None:
-    path = dig.to_csv(tmp_path / "page.csv")
+    path = write_csv(dig, tmp_path / "page.csv")
     with open(path, newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["time_s", *LEAD_NAMES]
@@ -103,7 +108,7 @@ def test_csv_parses_back(dig: Digitization, tmp_path: Path) -> None:
 
 
 def test_json_summary(dig: Digitization, tmp_path: Path) -> None:
-    path = dig.to_json(tmp_path / "page.json")
+    path = write_json_summary(dig, tmp_path / "page.json")
 
     def no_constants(token: str) -> None:
         raise AssertionError(f"non-strict JSON token {token}")
@@ -125,7 +130,8 @@ def test_json_summary(dig: Digitization, tmp_path: Path) -> None:
 
 
 def test_overlay_draws_each_lead_in_its_colour(dig: Digitization, tmp_path: Path) -> None:
-    overlay = dig.plot(tmp_path / "page.overlay.png")
+    overlay = draw_overlay(dig)
+    write_png(tmp_path / "page.overlay.png", overlay)
     assert overlay.shape == dig.image.shape and overlay.dtype == np.uint8
     assert np.array_equal(read_image(tmp_path / "page.overlay.png"), overlay)
     assert np.array_equal(draw_overlay(dig), overlay)  # deterministic
@@ -178,6 +184,6 @@ def test_overlay_paths_break_at_gaps_and_jumps() -> None:
     cols = np.array([0.0, 1, 2, 3, 4, 5, 6, 7, 8, 7, 8])
     rows = np.array([0.0, 1, 2, np.nan, 4, 5, 90, 91, 92, 93, 94])
     runs = _runs(rows, cols, max_jump_px=50.0)  # NaN, a jump of 85 px, a step back in time
-    assert [r[:, 1].tolist() for r in runs] == [[0, 1, 2], [4, 5], [90, 91, 92], [93, 94]]
-    assert runs[0][:, 0].tolist() == [0, 1, 2]  # (col, row) as cv2 wants them
+    assert [r[:, 0].tolist() for r in runs] == [[0, 1, 2], [4, 5], [90, 91, 92], [93, 94]]
+    assert runs[0][:, 1].tolist() == [0, 1, 2]  # (row, col), as every path
     assert _runs(np.array([]), np.array([]), max_jump_px=5.0) == []

@@ -113,7 +113,7 @@ def test_layout_matches_truth(case: str) -> None:
 def test_pulses_show_the_gain(case: str) -> None:
     page, layout = _find(case)
     truth = page.truth
-    assert layout.calibration == truth.spec.calibration
+    assert layout.pulse_side == truth.spec.calibration
     assert layout.baseline_from == "pulse"
     assert len(layout.pulses) == len(truth.pulses)
     for found, true in zip(layout.pulses, truth.pulses, strict=True):
@@ -121,23 +121,23 @@ def test_pulses_show_the_gain(case: str) -> None:
         assert found.box.intersects(true.box)
         assert found.side == truth.spec.calibration
         assert abs(found.foot_row - true.foot[0, 0]) / truth.px_per_mm_row <= 0.5
-    assert layout.pulse_gain_mm_mv == pytest.approx(truth.spec.gain_mm_mv, rel=0.05)
-    assert layout.gain_agrees is True
+    assert layout.calibration.pulse_gain_mm_mv == pytest.approx(truth.spec.gain_mm_mv, rel=0.05)
+    assert layout.calibration.gain_agrees is True
 
 
 def test_no_pulse_is_reported() -> None:
     _, layout = _find("3x4+II no pulse")
-    assert layout.calibration == "none"
+    assert layout.pulse_side == "none"
     assert layout.pulses == ()
-    assert layout.pulse_gain_mm_mv is None and layout.gain_agrees is None
+    assert layout.calibration.pulse_gain_mm_mv is None and layout.calibration.gain_agrees is None
     assert layout.baseline_from == "trace"
 
 
 def test_a_wrongly_stated_gain_is_flagged() -> None:
     _, layout = _find("3x4+II 50mm/s 20mm/mV overlap", gain_mm_mv=10.0)
     assert layout.gain_mm_mv == 10.0
-    assert layout.pulse_gain_mm_mv == pytest.approx(20.0, rel=0.05)
-    assert layout.gain_agrees is False
+    assert layout.calibration.pulse_gain_mm_mv == pytest.approx(20.0, rel=0.05)
+    assert layout.calibration.gain_agrees is False
 
 
 def test_layout_given_overrides_detection() -> None:

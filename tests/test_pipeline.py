@@ -6,13 +6,15 @@ import numpy as np
 import pypdfium2 as pdfium
 import pytest
 
-from ecgtrace import Digitization, digitize
+from ecgtrace import Digitization, DigitizeOptions, digitize
 from ecgtrace.data import Record
+from ecgtrace.digitization import DigitizeError
 from ecgtrace.evaluate_ecgtizer import ecgtizer_ids, ecgtizer_path
+from ecgtrace.leads import LEAD_NAMES
 from ecgtrace.metrics import lead_snrs
-from ecgtrace.pipeline import DigitizeError, combine, digitize_pages, einthoven_rms
+from ecgtrace.pipeline import digitize_pages
+from ecgtrace.recording import combine, einthoven_rms
 from ecgtrace.render import PageSpec, Rendered, degrade, render_page
-from ecgtrace.types import LEAD_NAMES
 
 
 def _snrs(page: Rendered, dig: Digitization) -> np.ndarray:
@@ -21,7 +23,7 @@ def _snrs(page: Rendered, dig: Digitization) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def clean(page: Rendered) -> Digitization:
-    return digitize(page.image, fs=500.0)
+    return digitize(page.image, DigitizeOptions(fs=500.0))
 
 
 def test_clean_3x4_page(page: Rendered, clean: Digitization) -> None:
@@ -82,7 +84,7 @@ def test_gain_and_speed_from_the_pulses(record: Record) -> None:
 
 
 def test_given_gain_is_used_and_a_disagreement_warned(page: Rendered, clean: Digitization) -> None:
-    dig = digitize(page.image, gain_mm_mv=20.0, layout="3x4+II")
+    dig = digitize(page.image, DigitizeOptions(gain_mm_mv=20.0, layout="3x4+II"))
     assert dig.gain_from == "given" and dig.gain_mm_mv == 20.0
     assert any("pulses show" in w for w in dig.warnings)
     # Never rescaled behind the user's back: half the amplitude the pulses imply.
@@ -92,7 +94,7 @@ def test_given_gain_is_used_and_a_disagreement_warned(page: Rendered, clean: Dig
 
 def test_wrong_layout_is_an_error(page: Rendered) -> None:
     with pytest.raises(DigitizeError, match="layout not recognised: found 4 trace rows"):
-        digitize(page.image, layout="12x1", source="p.png")
+        digitize(page.image, DigitizeOptions(layout="12x1"), source="p.png")
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgtrace.io.wfdb import read_record
-from ecgtrace.types import LEAD_NAMES
+from ecgtrace.leads import LEAD_NAMES, normalise_lead_names
 
 Split = Literal["train", "validation", "test"]
-_ALIASES = {"AVR": "aVR", "AVL": "aVL", "AVF": "aVF"}
 
 
 class DataError(RuntimeError):
@@ -90,7 +89,7 @@ def load_record(ecg_id: int, *, fs: int | None = None) -> Record:
         rec = read_record(path)
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read PTB-XL record {path}: {exc}") from exc
-    names = [_ALIASES.get(n, n) for n in rec.sig_name]
+    names = list(normalise_lead_names(rec.sig_name))
     if sorted(names) != sorted(LEAD_NAMES):
         raise DataError(f"{path}: unexpected leads {names}")
     units = {u.lower() for u in rec.units}

@@ -40,7 +40,8 @@ from numpy.typing import NDArray
 
 from ecgtrace.data import available_fs, load_record, split_ids
 from ecgtrace.metrics import challenge_align, challenge_snr, mse, pearson_r
-from ecgtrace.pipeline import Digitization, DigitizeError, StageTimes, digitize_image
+from ecgtrace.digitization import Digitization, DigitizeError, StageTimes
+from ecgtrace.pipeline import digitize_image
 from ecgtrace.render import PageSpec, Rendered, random_spec, render_page
 from ecgtrace.render.degrade import DEGRADATIONS, random_degradations
 from ecgtrace.types import LEAD_NAMES

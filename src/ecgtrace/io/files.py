@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +78,3 @@ def write_npz(path: str | os.PathLike[str], **arrays: NDArray[Any]) -> Path:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
     return atomic_write_bytes(path, buf.getvalue())
-
-
-def write_csv_rows(path: str | os.PathLike[str], rows: Iterable[Sequence[str]]) -> Path:
-    """Write rows of strings as CSV (quoted where needed), atomically."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return atomic_write_bytes(path, buf.getvalue().encode())

@@ -21,11 +21,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgtrace import __version__
+from ecgtrace._arrays import CV_SHIFT, cv_points
 from ecgtrace.io.files import atomic_write_bytes, encode_json, encode_png, write_json, write_png
 from ecgtrace.io.wfdb import check_record_name, encode_record, write_record
 
 if TYPE_CHECKING:
-    from ecgtrace.pipeline import Digitization, LeadTrace
+    from ecgtrace.digitization import Digitization, LeadTrace
 
 __all__ = [
     "FORMATS",
@@ -36,7 +37,6 @@ __all__ = [
     "write_csv",
     "write_json_summary",
     "write_outputs",
-    "write_overlay",
     "write_png",
     "write_wfdb",
 ]
@@ -66,7 +66,6 @@ _OTHER_COLOUR = (90, 60, 160)  # a lead name outside the twelve
 _LEGEND_COLOUR = (40, 40, 40)
 _PEN_MM = 0.3
 _LABEL_MM = 3.0  # cap height of the lead names
-_SHIFT = 4  # cv2 sub-pixel bits: coordinates in 1/16 px
 _HERSHEY_CAP_PX = 22.0  # FONT_HERSHEY_SIMPLEX's cap height at fontScale 1
 
 
@@ -177,7 +176,7 @@ def summary(dig: Digitization) -> dict[str, Any]:
     confidences, warnings, stage times (s) and one entry per lead box (``leads``: its lead, time
     span ``t0_s``..``t1_s``, box and baseline row in px of the deskewed page, coverage in [0, 1]
     of the span's samples traced, confidence in [0, 1])."""
-    lay, grid = dig.layout, dig.grid
+    lay, grid, cal = dig.layout, dig.grid, dig.calibration
     return {
         "source": dig.source,
         "page": int(dig.page),
@@ -191,7 +190,7 @@ def summary(dig: Digitization) -> dict[str, Any]:
         "layout": lay.name,
         "lead_order": lay.lead_order,
         "rhythm_leads": list(lay.rhythm_leads),
-        "calibration_side": lay.calibration,
+        "pulse_side": lay.pulse_side,
         "baseline_from": lay.baseline_from,
         "grid": {
             "found": bool(grid.found),
@@ -205,8 +204,8 @@ def summary(dig: Digitization) -> dict[str, Any]:
         "speed_from": dig.speed_from,
         "gain_mm_mv": float(dig.gain_mm_mv),
         "gain_from": dig.gain_from,
-        "pulse_gain_mm_mv": None if lay.pulse_gain_mm_mv is None else float(lay.pulse_gain_mm_mv),
-        "gain_agrees": None if lay.gain_agrees is None else bool(lay.gain_agrees),
+        "pulse_gain_mm_mv": None if cal.pulse_gain_mm_mv is None else float(cal.pulse_gain_mm_mv),
+        "gain_agrees": None if cal.gain_agrees is None else bool(cal.gain_agrees),
         "mean_confidence": float(dig.mean_confidence),
         "lead_confidence": {n: float(dig.lead_confidence(n)) for n in dig.sig_name},
         "warnings": list(dig.warnings),
@@ -234,19 +233,19 @@ def write_json_summary(dig: Digitization, path: str | os.PathLike[str]) -> Path:
 def _runs(
     rows: NDArray[np.float64], cols: NDArray[np.float64], max_jump_px: float
 ) -> list[NDArray[np.float64]]:
-    """The path cut into runs of >= 2 points, (m, 2) (col, row) px each, broken at NaN and
+    """The path cut into runs of >= 2 points, (m, 2) (row, col) px each, broken at NaN and
     where it jumps: back in time or further than ``max_jump_px`` between two samples."""
-    pts = np.stack([cols, rows], axis=1)
+    pts = np.stack([rows, cols], axis=1)
     ok = np.all(np.isfinite(pts), axis=1)
     step = np.diff(pts, axis=0)
-    dc = np.abs(step[:, 0])
+    dc = np.abs(step[:, 1])
     typical = float(np.nanmedian(dc)) if dc.size and np.isfinite(dc).any() else 0.0
     joined = (
         ok[:-1]
         & ok[1:]
-        & (step[:, 0] >= 0)
-        & (step[:, 0] <= 3.0 * typical + 1.0)
-        & (np.abs(step[:, 1]) <= max_jump_px)
+        & (step[:, 1] >= 0)
+        & (step[:, 1] <= 3.0 * typical + 1.0)
+        & (np.abs(step[:, 0]) <= max_jump_px)
     )
     # A run starts at every point not joined to the one before it.
     starts = np.flatnonzero(np.concatenate([[True], ~joined]))
@@ -271,13 +270,13 @@ def draw_overlay(dig: Digitization) -> NDArray[np.uint8]:
     pen = max(1, round(_PEN_MM * ppm))
     label_scale = _font_scale(_LABEL_MM * ppm)
     label_thick = max(1, round(label_scale * 1.5))
-    scale = 1 << _SHIFT
+    scale = 1 << CV_SHIFT
     for trace in dig.traces:
         colour = LEAD_COLOURS.get(trace.lead, _OTHER_COLOUR)
         b = trace.box
         corner0 = (round(b.left * scale), round(b.top * scale))
         corner1 = (round((b.right - 1) * scale), round((b.bottom - 1) * scale))
-        cv2.rectangle(out, corner0, corner1, colour, 1, cv2.LINE_AA, _SHIFT)
+        cv2.rectangle(out, corner0, corner1, colour, 1, cv2.LINE_AA, CV_SHIFT)
         runs = _runs(
             np.asarray(trace.path_row, dtype=np.float64),
             np.asarray(trace.path_col, dtype=np.float64),
@@ -286,8 +285,8 @@ def draw_overlay(dig: Digitization) -> NDArray[np.uint8]:
             max(b.height, 10.0 * ppm),
         )
         if runs:
-            polys = [np.round(r * scale).astype(np.int32).reshape(-1, 1, 2) for r in runs]
-            cv2.polylines(out, polys, False, colour, pen, cv2.LINE_AA, _SHIFT)
+            polys = [cv_points(r) for r in runs]
+            cv2.polylines(out, polys, False, colour, pen, cv2.LINE_AA, CV_SHIFT)
         name = f"-{trace.lead}" if trace.inverted else trace.lead
         origin = (round(b.left + 0.5 * ppm), round(b.top + 0.5 * ppm + _LABEL_MM * ppm))
         cv2.putText(
@@ -308,11 +307,6 @@ def draw_overlay(dig: Digitization) -> NDArray[np.uint8]:
         legend_thick, cv2.LINE_AA,
     )  # fmt: skip
     return out
-
-
-def write_overlay(dig: Digitization, path: str | os.PathLike[str]) -> Path:
-    """Write :func:`draw_overlay` as PNG, atomically."""
-    return write_png(path, draw_overlay(dig))
 
 
 # ---- one page, all formats ---------------------------------------------------------------------

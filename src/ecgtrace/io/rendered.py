@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ecgtrace.io.files import write_json, write_npz, write_png
-from ecgtrace.render.crops import Crop
-from ecgtrace.render.truth import Rendered
+
+if TYPE_CHECKING:  # the writers only read the renderer's dataclasses: io never loads it
+    from ecgtrace.render.crops import Crop
+    from ecgtrace.render.truth import Rendered
 
 
 def save_rendered(

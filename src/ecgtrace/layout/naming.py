@@ -1,0 +1,161 @@
+"""Which layout a page has and which lead each cell shows.
+
+The number of rows decides the layout (1 single, 3-5 3x4 + 0-2 rhythm strips, 6 3x4 + 3 or
+6x2, 7 6x2 + 1, 12 12x1). Rhythm strips and the 6-row case are told apart by matching traces:
+a rhythm strip repeats, sample for sample, the cell of the same lead above it. Cabrera's order
+is told from the standard one by which assignment of limb leads satisfies Einthoven's and
+Goldberger's laws (the six limb leads are two signals mixed).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecgtrace.layout.traces import Traces
+from ecgtrace.leads import (
+    DEFAULT_RHYTHM,
+    LEAD_ORDERS,
+    LIMB_MIX,
+    MAX_RHYTHM,
+    N_COLUMNS,
+    N_MAIN_STRIPS,
+    LayoutError,
+    LayoutName,
+    cell_labels,
+    label_inverted,
+    label_lead,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RowCount:
+    """What a number of trace rows says of the layout: its ``base`` and number of rhythm
+    strips, or ``six`` when 6 rows leave 3x4 + 3 strips and 6x2 to tell apart (``base`` is then
+    6x2 until :func:`settle_six` decides)."""
+
+    base: str
+    n_rhythm: int
+    six: bool = False
+
+
+def limb_misfit(traces: Traces, base: str, order: str) -> float:
+    """How badly the limb leads, named in ``order``, break Einthoven's and Goldberger's laws:
+    the residual's share of the signal (RMS), inf when not testable.
+
+    In each time window (a column of the layout) the limb leads drawn are mixes of leads I and
+    II: stacked (leads, time) they have rank 2 when named right. Only cols where every trace is
+    flat count (a steep stroke's centre is not its sample's level).
+    """
+    labels = cell_labels(base, order, ())
+    n_cols = N_COLUMNS[base]
+    resid_sq, total_sq = 0.0, 0.0
+    for k in range(n_cols):
+        cols = traces.window(k, n_cols)
+        names, rows, ok = [], [], []
+        for r, row_labels in enumerate(labels):
+            if k < len(row_labels) and label_lead(row_labels[k]) in LIMB_MIX:
+                names.append(row_labels[k])
+                sign = -1.0 if label_inverted(row_labels[k]) else 1.0
+                rows.append(sign * (traces.baselines[r] - traces.levels[r][cols]))
+                ok.append(traces.flat[r][cols])
+        if len(rows) < 3:
+            continue
+        y = np.array(rows)
+        y = y[:, np.all(np.isfinite(y), axis=0) & np.all(ok, axis=0)]
+        if y.shape[1] < 20:
+            continue
+        y -= y.mean(axis=1, keepdims=True)
+        mix = np.array([LIMB_MIX[label_lead(n)] for n in names])
+        resid = y - mix @ np.linalg.lstsq(mix, y, rcond=None)[0]
+        resid_sq += float(np.sum(resid**2))
+        total_sq += float(np.sum(y**2))
+    return math.sqrt(resid_sq / total_sq) if total_sq > 0 else math.inf
+
+
+def settle_six(traces: Traces) -> str:
+    """``3x4`` (with 3 rhythm strips) or ``6x2`` for a page of 6 rows: 3x4's strips repeat
+    cells above them; 6x2's first column holds the six limb leads, which Einthoven's and
+    Goldberger's laws tie together."""
+    fits = [traces.best_cell(r, 3, 4).fit for r in range(3, 6)]
+    misfit_6x2 = min(limb_misfit(traces, "6x2", o) for o in LEAD_ORDERS)
+    repeat = float(np.mean(fits))
+    base = "3x4" if repeat >= 0.5 and (misfit_6x2 > 0.3 or repeat >= 0.85) else "6x2"
+    log.debug(
+        "6 rows: strips repeat cells above by %s, 6x2 limb misfit %.2f: %s",
+        np.round(fits, 2),
+        misfit_6x2,
+        base,
+    )
+    return base
+
+
+def lead_order(traces: Traces, base: str) -> str:
+    """Cabrera's order when it fits the limb leads' laws at least twice as well, else standard."""
+    if base == "single":
+        return "standard"
+    misfit = {o: limb_misfit(traces, base, o) for o in LEAD_ORDERS}
+    order = "cabrera" if misfit["cabrera"] < 0.5 * misfit["standard"] else "standard"
+    log.debug("limb-lead misfit %s: %s order", misfit, order)
+    return order
+
+
+def rhythm_names(traces: Traces, base: str, order: str, n_rhythm: int) -> tuple[str, ...]:
+    """The leads of the rhythm strips: the cell each repeats, else the usual II, V1, V5."""
+    n_main, n_cols = N_MAIN_STRIPS[base], N_COLUMNS[base]
+    main_labels = cell_labels(base, order, ())
+    named: list[str] = []
+    for strip in range(n_main, n_main + n_rhythm):
+        best = traces.best_cell(strip, n_main, n_cols)
+        lead = label_lead(main_labels[best.row][best.col])
+        # A clear match, or a weak one well ahead of the rest (rows crowded by overlap).
+        sure = best.fit >= 0.6 or (best.fit >= 0.3 and best.fit >= 1.6 * best.runner_up)
+        if not sure or lead in named:
+            lead = next(x for x in DEFAULT_RHYTHM if x not in named)
+        log.debug(
+            "rhythm strip %d: %s (match %.2f, next %.2f)", strip, lead, best.fit, best.runner_up
+        )
+        named.append(lead)
+    return tuple(named)
+
+
+def max_rows(asked: LayoutName) -> int:
+    """The most trace rows the asked-for layout can have."""
+    if asked.base == "single":
+        return 1
+    n_rhythm = MAX_RHYTHM[asked.base] if asked.rhythm is None else len(asked.rhythm)
+    return N_MAIN_STRIPS[asked.base] + n_rhythm
+
+
+def classify(n: int, asked: LayoutName | None) -> RowCount:
+    """The layout that has ``n`` trace rows (checked against ``asked`` when given).
+
+    Raises :class:`LayoutError` when no layout, or not the asked one, has that many rows."""
+    if asked is not None:
+        n_main = N_MAIN_STRIPS[asked.base]
+        lo = n_main + (0 if asked.rhythm is None else len(asked.rhythm))
+        hi = max_rows(asked)
+        if asked.base == "single":
+            lo = hi = 1
+        if not lo <= n <= hi:
+            want = str(lo) if lo == hi else f"{lo}-{hi}"
+            raise LayoutError(f"found {n} trace rows; layout {asked.base} has {want}")
+        return RowCount(asked.base, n - n_main if asked.base != "single" else 0)
+    if n == 1:
+        return RowCount("single", 0)
+    if 3 <= n <= 5:
+        return RowCount("3x4", n - 3)
+    if n == 6:
+        return RowCount("6x2", 0, six=True)
+    if n == 7:
+        return RowCount("6x2", 1)
+    if n == 12:
+        return RowCount("12x1", 0)
+    raise LayoutError(
+        f"found {n} trace rows: no layout has that many (3x4: 3-6, 6x2: 6-7, 12x1: 12, single: 1)"
+    )

@@ -1,0 +1,200 @@
+"""Calibration pulses: two vertical strokes of the same height ~0.2 s apart, joined by an inked
+plateau over an empty inside, at the start or end of a row. The foot is the row's 0 mV line;
+the height is the gain (mm per 1 mV); the width, stroke to stroke, is 0.2 s of paper.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage as ndi
+from scipy import signal
+
+from ecgtrace.layout.rows import TraceRow
+from ecgtrace.layout.types import Pulse
+from ecgtrace.types import Box
+
+PULSE_GAP_MM = 0.5  # between a pulse's foot and the trace: the renderer's; printers leave 0-1
+
+
+@dataclass(frozen=True)
+class PulseGeometry:
+    """Sizes (px) shared by the pulse search."""
+
+    ppm_row: float
+    ppm_col: float
+    stroke: float
+    half_band: float  # half the row spacing (or a guess for one row)
+    gain_px: float  # the stated gain, px per mV
+
+
+@dataclass(frozen=True)
+class PulseHit:
+    """A pulse found at one end of a row, and ``trace_col`` (px): the col of the trace's first
+    (pulse on the left) or last (on the right) sample next to it."""
+
+    pulse: Pulse
+    trace_col: float
+
+
+@dataclass(frozen=True)
+class PulseSearch:
+    """The ``side`` of the rows the pulses stand on (``left``, ``right`` or ``none``) and the
+    pulse of each row that has one, top to bottom."""
+
+    side: str
+    hits: tuple[PulseHit, ...]
+
+    @property
+    def pulses(self) -> tuple[Pulse, ...]:
+        return tuple(h.pulse for h in self.hits)
+
+
+def _pulse_edges(
+    ink: NDArray[np.bool_], row: TraceRow, side: str, geo: PulseGeometry
+) -> tuple[float, float] | None:
+    """The cols (px) of the two vertical strokes of a calibration pulse at one end of a row:
+    equally tall, 2.5-12 mm apart (0.2 s at 12.5-60 mm/s), within 16 mm of the row's end (the
+    pulse's inside can break the row's run of ink, so on either side of it); of several pairs,
+    the one whose foot is nearest the row's level. None when there is no such pair."""
+    reach = round(16.0 * geo.ppm_col)  # a pulse at 50 mm/s (1 + 10 + 1 mm) and its feet
+    r0 = max(0, round(row.peak - 30.0 * geo.ppm_row))  # pulses stand above the baseline
+    r1 = min(ink.shape[0], round(row.peak + geo.half_band) + 1)
+    end = row.left if side == "left" else row.right
+    c0, c1 = max(0, end - reach), min(ink.shape[1], end + reach + 1)
+    win = ink[r0:r1, c0:c1]
+    vert = ndi.binary_opening(win, np.ones((max(3, round(2.5 * geo.ppm_row)), 1), bool))
+    labels, _ = ndi.label(vert, np.ones((3, 3), bool))
+    strokes = []
+    for k, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is not None:
+            cols = np.flatnonzero((labels[sl] == k).any(axis=0)) + sl[1].start
+            strokes.append((sl[0].start, sl[0].stop - 1, float(cols.mean())))
+    tol = max(2.0, 0.6 * geo.ppm_row)
+    best: tuple[float, float, float] | None = None
+    for a in strokes:
+        for b in strokes:
+            if not 2.5 <= (b[2] - a[2]) / geo.ppm_col <= 12.0:
+                continue
+            if abs(a[0] - b[0]) > tol or abs(a[1] - b[1]) > tol:
+                continue
+            off = abs(r0 + 0.5 * (a[1] + b[1]) - row.peak)
+            if best is None or off < best[0]:
+                best = (off, c0 + a[2], c0 + b[2])
+    return None if best is None else (best[1], best[2])
+
+
+def _leading(mask: NDArray[np.bool_]) -> int:
+    """How many entries a 1-D mask starts with that are True."""
+    return int(mask.size if mask.all() else np.argmin(mask))
+
+
+def _lines(profile: NDArray[np.float64], min_level: float) -> NDArray[np.float64]:
+    """Rows (px, sub-pixel, relative to the profile) of the horizontal lines in a darkness
+    profile: its peaks above ``min_level``, each refined to the centroid of its neighbours."""
+    peaks, _ = signal.find_peaks(profile, height=min_level)
+    out = []
+    for p in peaks:
+        lo, hi = max(0, p - 2), min(profile.size, p + 3)
+        w = profile[lo:hi]
+        out.append(float((w * np.arange(lo, hi)).sum() / w.sum()))
+    return np.array(out, dtype=np.float64)
+
+
+def _measure_pulse(
+    d: NDArray[np.float32],
+    ink: NDArray[np.bool_],
+    row: TraceRow,
+    index: int,
+    side: str,
+    edges: tuple[float, float],
+    geo: PulseGeometry,
+) -> PulseHit | None:
+    """The pulse between ``edges`` (cols, px) of one row, and the col (px) of the trace's first
+    (``side="left"``) or last sample. Its foot is the line outside the strokes nearest the row's
+    traces; its plateau the line between them above the foot, nearest the stated gain (when the
+    rows are tight, the pulses of the neighbours line up in the same cols)."""
+    a, b = edges
+    pen = 0.5 * geo.stroke
+    r0 = max(0, round(row.peak - 40.0 * geo.ppm_row))
+    r1 = min(d.shape[0], round(row.peak + geo.half_band) + 1)
+    reach = max(2, round(0.8 * geo.ppm_col))
+    inner = np.arange(math.ceil(a + geo.stroke), math.floor(b - geo.stroke) + 1)
+    outer = np.concatenate(
+        [
+            np.arange(math.floor(a - geo.stroke) - reach + 1, math.floor(a - geo.stroke) + 1),
+            np.arange(math.ceil(b + geo.stroke), math.ceil(b + geo.stroke) + reach),
+        ]
+    )
+    outer = outer[(outer >= 0) & (outer < d.shape[1])]
+    if inner.size < 2 or outer.size < 2:
+        return None
+    # Darkness near ink only: the pen's soft edges count, grid lines do not.
+    near_ink = ndi.binary_dilation(ink[r0:r1], np.ones((3, 1), bool))
+    sub = np.where(near_ink, d[r0:r1], 0.0).astype(np.float64)
+    feet = _lines(sub[:, outer].mean(axis=1), 0.25) + r0
+    tops = _lines(sub[:, inner].mean(axis=1), 0.5) + r0
+    near = feet[np.abs(feet - row.peak) <= max(geo.half_band * 0.8, 3.0 * geo.ppm_row)]
+    if near.size == 0:
+        return None
+    foot = float(near[np.argmin(np.abs(near - row.peak))])
+    above = tops[(tops <= foot - 2.5 * geo.ppm_row) & (tops >= foot - 40.0 * geo.ppm_row)]
+    if above.size == 0:
+        return None
+    top = float(above[np.argmin(np.abs(foot - above - geo.gain_px))])
+    # Both strokes must run from the plateau down to the foot.
+    span = slice(math.ceil(top + geo.stroke), math.floor(foot - geo.stroke) + 1)
+    for c in (a, b):
+        cols = slice(max(0, round(c) - 1), round(c) + 2)
+        if span.stop > span.start and ink[span, cols].any(axis=1).mean() < 0.8:
+            return None
+    height_mm = (foot - top) / geo.ppm_row
+    # The pulse's outer end: where the foot's ink stops, past the outer stroke.
+    along = np.any(ink[max(0, round(foot) - 1) : round(foot) + 2], axis=0)
+    limit = 4.0 * geo.ppm_col  # a foot is ~1 mm long
+    if side == "left":
+        c = math.floor(a - geo.stroke)
+        c -= _leading(along[max(0, math.ceil(a - limit)) : c][::-1])
+        edge = c - 0.5
+        foot_len = a - edge - pen
+        trace_col = b + foot_len + PULSE_GAP_MM * geo.ppm_col
+        cols_box = (edge, b + foot_len + pen)
+    else:
+        c = math.ceil(b + geo.stroke)
+        c += _leading(along[c + 1 : math.floor(b + limit) + 1])
+        edge = c + 0.5
+        foot_len = edge - pen - b
+        trace_col = a - foot_len - PULSE_GAP_MM * geo.ppm_col
+        cols_box = (a - foot_len - pen, edge)
+    box = Box(top - geo.stroke, cols_box[0], foot + geo.stroke, cols_box[1])
+    pulse = Pulse(
+        box=box,
+        height_mm=height_mm,
+        foot_row=foot,
+        row_index=index,
+        side=side,
+        width_mm=(b - a) / geo.ppm_col,
+    )
+    return PulseHit(pulse, float(trace_col))
+
+
+def find_pulses(
+    d: NDArray[np.float32], ink: NDArray[np.bool_], rows: list[TraceRow], geo: PulseGeometry
+) -> PulseSearch:
+    """The side of the calibration pulses and, per row that has one, its pulse and the col of
+    its trace's end next to it. The strokes' cols are shared by all rows (their median), which
+    keeps a row whose pulse is crowded by its neighbours'."""
+    best = PulseSearch("none", ())
+    for side in ("left", "right"):
+        found = [e for e in (_pulse_edges(ink, row, side, geo) for row in rows) if e is not None]
+        if not found:
+            continue
+        edges = (float(np.median([e[0] for e in found])), float(np.median([e[1] for e in found])))
+        hits = [_measure_pulse(d, ink, row, i, side, edges, geo) for i, row in enumerate(rows)]
+        kept = tuple(h for h in hits if h is not None)
+        if len(kept) > len(best.hits):
+            best = PulseSearch(side, kept)
+    return best

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
@@ -151,3 +152,32 @@ def remeasured(calibration: Calibration, heights_mm: Sequence[float]) -> Calibra
         gain_agrees=agrees(measured, calibration.gain_mm_mv),
         warnings=calibration.warnings,
     )
+
+
+# ---- px to s and mV (and back) -----------------------------------------------------------------
+
+
+def col_of_time(
+    times_s: NDArray[np.float64],
+    *,
+    t0_s: float,
+    col0: float,
+    speed_mm_s: float,
+    px_per_mm_col: float,
+) -> NDArray[np.float64]:
+    """The cols (px) at which times (s) are drawn, col ``col0`` being time ``t0_s``."""
+    return col0 + (times_s - t0_s) * speed_mm_s * px_per_mm_col
+
+
+def mv_of_row(
+    rows: NDArray[np.float64], *, baseline_row: float, gain_mm_mv: float, px_per_mm_row: float
+) -> NDArray[np.float64]:
+    """The voltages (mV, positive upwards) that rows (px) show, ``baseline_row`` being 0 mV."""
+    return (baseline_row - rows) / (gain_mm_mv * px_per_mm_row)
+
+
+def row_of_mv(
+    mv: NDArray[np.float64], *, baseline_row: float, gain_mm_mv: float, px_per_mm_row: float
+) -> NDArray[np.float64]:
+    """The rows (px) at which voltages (mV) are drawn: the inverse of :func:`mv_of_row`."""
+    return baseline_row - mv * gain_mm_mv * px_per_mm_row

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ecgtrace.calibration import Calibration
+from ecgtrace.calibration import Calibration, col_of_time, row_of_mv
 from ecgtrace.digitization import LeadTrace
 from ecgtrace.extract import LeadGeometry, extract_lead
 from ecgtrace.grid import Grid
@@ -71,8 +71,19 @@ def trace_box(
     ok = np.isfinite(mv)
     coverage = float(ok.mean()) if mv.size else 0.0
     # The segmenter's belief along the path: where it read the samples.
-    cols = box.col0 - c0 + (sig.times_s - box.t0_s) * speed_mm_s * grid.px_per_mm_col
-    rows = box.baseline_row - r0 - sig.mv * gain_mm_mv * grid.px_per_mm_row
+    cols = col_of_time(
+        sig.times_s,
+        t0_s=box.t0_s,
+        col0=box.col0 - c0,
+        speed_mm_s=speed_mm_s,
+        px_per_mm_col=grid.px_per_mm_col,
+    )
+    rows = row_of_mv(
+        sig.mv,
+        baseline_row=box.baseline_row - r0,
+        gain_mm_mv=gain_mm_mv,
+        px_per_mm_row=grid.px_per_mm_row,
+    )
     ri = np.clip(np.round(rows[ok]).astype(np.int64), 0, unet.shape[0] - 1)
     ci = np.clip(np.round(cols[ok]).astype(np.int64), 0, unet.shape[1] - 1)
     belief = float(np.mean(unet[ri, ci])) if ri.size else 0.0

@@ -141,6 +141,31 @@ def ecgtizer_path(ecg_id: int) -> Path:
     return ecgtizer_folder() / f"{ecg_id:05d}_hr.pdf"
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One lead drawn on an ECGtizer page: its row (0-3), 3x4 column, lead and the record's
+    samples ``first`` .. ``end`` it shows."""
+
+    row: int
+    column: int
+    lead: str
+    first: int
+    end: int
+
+
+def page_cells(n_total: int, fs: float) -> list[Cell]:
+    """The 13 cells of a page (12 short leads row by row, then the rhythm strip) of a record
+    of ``n_total`` samples at ``fs`` Hz."""
+    n_col = round(COLUMN_S * fs)
+    cells = [
+        Cell(r, k, lead, k * n_col, min((k + 1) * n_col, n_total))
+        for r, leads in enumerate(MAIN_ROWS)
+        for k, lead in enumerate(leads)
+    ]
+    return [*cells, Cell(len(MAIN_ROWS), 0, CELLS[-1][0], 0, n_total)]
+
+
+
 # ---- page geometry ----------------------------------------------------------------------------
 
 

@@ -24,16 +24,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgtrace.bench.ecgtizer import (
-    CELLS,
     COLUMN_S,
     FAINT_MAX,
     MAIN_ROWS,
     RHYTHM_LEAD,
     SPEED_MM_S,
     STRIP_S,
+    Cell,
     PageGeometry,
     ecgtizer_ids,
     ecgtizer_path,
+    page_cells,
     page_geometry,
 )
 from ecgtrace.data import load_record
@@ -132,30 +133,6 @@ def own_ink_extent(
     return RowExtent(top, bottom)
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One lead drawn on an ECGtizer page: its row (0-3), 3x4 column, lead and the record's
-    samples ``first`` .. ``end`` it shows."""
-
-    row: int
-    column: int
-    lead: str
-    first: int
-    end: int
-
-
-def page_cells(n_total: int, fs: float) -> list[Cell]:
-    """The 13 cells of a page (12 short leads row by row, then the rhythm strip) of a record
-    of ``n_total`` samples at ``fs`` Hz."""
-    n_col = round(COLUMN_S * fs)
-    cells = [
-        Cell(r, k, lead, k * n_col, min((k + 1) * n_col, n_total))
-        for r, leads in enumerate(MAIN_ROWS)
-        for k, lead in enumerate(leads)
-    ]
-    return [*cells, Cell(len(MAIN_ROWS), 0, CELLS[-1][0], 0, n_total)]
-
-
 def _overlaps(
     rows_truth: Sequence[NDArray[np.float64]], cell: Cell, left: float, right: float, g: PageGeometry
 ) -> bool:
@@ -173,6 +150,7 @@ def _overlaps(
 
 def _cell_crop(
     image: NDArray[np.uint8],
+    faint: NDArray[np.bool_],
     record: tuple[NDArray[np.float64], float],
     g: PageGeometry,
     cell: Cell,
@@ -181,20 +159,22 @@ def _cell_crop(
     margin_mm: float,
     whole_trace: bool,
 ) -> Crop:
-    """The crop of one cell (see the module docstring)."""
+    """The crop of one cell (see the module docstring); ``faint`` is the page's
+    ``FAINT_MAX`` ink."""
     p_signal, fs = record
     ppm_r, ppm_c = g.px_per_mm_row, g.px_per_mm_col
     times = np.arange(cell.first, cell.end) / fs
     signal = np.asarray(p_signal[cell.first : cell.end, LEAD_NAMES.index(cell.lead)], np.float64)
     base = float(g.baselines[cell.row])
     cols = g.col_of(times, cell.column)
-    poly = np.stack([base - signal * g.gain_mm_mv * ppm_r, cols], axis=1)
+    gain_px = g.gain_mm_mv * ppm_r  # px per mV
+    poly = np.stack([base - signal * gain_px, cols], axis=1)
     zero = np.stack([np.full_like(cols, base), cols], axis=1)
     left = float(g.col_of(cell.first / fs, cell.column))
     right = float(g.col_of(cell.end / fs, cell.column))
     half = g.row_pitch / 2 + margin_mm * ppm_r
     if whole_trace:
-        own = own_ink_extent(image.max(axis=2) < FAINT_MAX, poly, OWN_REACH_MM * ppm_r)
+        own = own_ink_extent(faint, poly, OWN_REACH_MM * ppm_r)
         half = max(half, base - own.top + 1, own.bottom - base + 1)
     r0 = math.floor(base - half)
     c0 = math.floor(left - margin_mm * ppm_c)
@@ -238,9 +218,10 @@ def page_crops(
     """
     rows_truth = row_polylines(p_signal, fs, geometry)
     n_total = min(round(STRIP_S * fs), p_signal.shape[0])
+    faint = image.max(axis=2) < FAINT_MAX
     return [
         _cell_crop(
-            image, (p_signal, fs), geometry, cell, rows_truth,
+            image, faint, (p_signal, fs), geometry, cell, rows_truth,
             margin_mm=margin_mm, whole_trace=whole_trace,
         )  # fmt: skip
         for cell in page_cells(n_total, fs)

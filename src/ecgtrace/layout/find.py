@@ -57,6 +57,17 @@ def _check(image: NDArray[np.uint8], grid: Grid, lead_order: str | None) -> tupl
     return ppm_row, ppm_col
 
 
+def _gain_hint(speed_mm_s: float | None, gain_mm_mv: float | None) -> float:
+    """The gain (mm/mV) to look for pulses at; raises :class:`LayoutError` for a stated speed
+    or gain that is not > 0."""
+    try:
+        if speed_mm_s is not None and not speed_mm_s > 0:
+            raise CalibrationError(f"paper speed must be > 0 mm/s, got {speed_mm_s}")
+        return cal.gain_hint(gain_mm_mv)
+    except CalibrationError as exc:
+        raise LayoutError(str(exc)) from None
+
+
 def _pulses_and_calibration(
     d: NDArray[np.float32],
     ink: NDArray[np.bool_],
@@ -147,6 +158,20 @@ def _traces(
     )
 
 
+def _rows(
+    img: NDArray[np.uint8], grid: Grid, asked: LayoutName | None
+) -> tuple[NDArray[np.float32], NDArray[np.bool_], list[TraceRow], float | None]:
+    """The page's darkness and ink, its trace rows and their spacing (px; None for one)."""
+    d, ink = ink_map(img, grid)
+    if not ink.any() or ink.mean() > 0.25:
+        raise LayoutError(f"no trace rows found: {100 * ink.mean():.1f} % of the page is ink")
+    n_max = naming.max_rows(asked) if asked is not None else None
+    rows, spacing = find_rows(ink, grid.px_per_mm_row, grid.px_per_mm_col, n_expected=n_max)
+    if not rows:
+        raise LayoutError("no trace rows found (no long, thin, horizontal ink)")
+    return d, ink, rows, spacing
+
+
 def _names(
     traces: Traces, count: naming.RowCount, asked: LayoutName | None, lead_order: str | None
 ) -> tuple[str, tuple[str, ...]]:
@@ -197,20 +222,9 @@ def find_layout(
         speed or gain is not > 0, no trace rows are found, or their number fits no layout.
     """
     ppm_row, ppm_col = _check(image, grid, lead_order)
-    try:
-        hint = cal.gain_hint(gain_mm_mv)
-        if speed_mm_s is not None and not speed_mm_s > 0:
-            raise CalibrationError(f"paper speed must be > 0 mm/s, got {speed_mm_s}")
-    except CalibrationError as exc:
-        raise LayoutError(str(exc)) from None
+    hint = _gain_hint(speed_mm_s, gain_mm_mv)
     asked = parse_layout(layout) if layout is not None else None
-    d, ink = ink_map(np.asarray(image), grid)
-    if not ink.any() or ink.mean() > 0.25:
-        raise LayoutError(f"no trace rows found: {100 * ink.mean():.1f} % of the page is ink")
-    n_max = naming.max_rows(asked) if asked is not None else None
-    rows, spacing = find_rows(ink, ppm_row, ppm_col, n_expected=n_max)
-    if not rows:
-        raise LayoutError("no trace rows found (no long, thin, horizontal ink)")
+    d, ink, rows, spacing = _rows(np.asarray(image), grid, asked)
     count = naming.classify(len(rows), asked)
 
     stroke = stroke_px(ink, rows, ppm_row)
@@ -227,11 +241,8 @@ def find_layout(
         start, total_s = _span(rows, search, stroke, px_per_s, N_COLUMNS[base])
         traces = traces.spanning(start, total_s * px_per_s)
     if not 1.0 <= total_s <= 30.0:
-        log.warning(
-            "traces span %.1f s at %g mm/s: check the paper speed and the grid's pitch",
-            total_s,
-            settled.speed_mm_s,
-        )
+        log.warning("traces span %.1f s at %g mm/s: check the speed and the grid's pitch",
+                    total_s, settled.speed_mm_s)  # fmt: skip
     order, rhythm = _names(traces, count, asked, lead_order)
     labels = cell_labels(count.base, order, rhythm)
     n_feet = len(search.hits)
@@ -246,13 +257,6 @@ def find_layout(
         duration_s=float(total_s),
         baseline_from="pulse" if n_feet == len(rows) else ("pulse+trace" if n_feet else "trace"),
     )
-    log.info(
-        "layout %s (%s order), %d rows, %.2f s, pulses %s, pulse gain %s",
-        result.name,
-        order,
-        len(rows),
-        total_s,
-        search.side,
-        settled.pulse_gain_mm_mv,
-    )
+    log.info("layout %s (%s order), %d rows, %.2f s, pulses %s, pulse gain %s", result.name,
+             order, len(rows), total_s, search.side, settled.pulse_gain_mm_mv)  # fmt: skip
     return result

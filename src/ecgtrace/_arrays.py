@@ -43,3 +43,15 @@ def cv_points(points_rc: ArrayLike, *, shift: int = CV_SHIFT) -> NDArray[np.int3
     (n, 1, 2) int32 col/row in 1/2**shift px."""
     pts = np.asarray(points_rc, dtype=np.float64)
     return np.round(pts[:, ::-1] * (1 << shift)).astype(np.int32).reshape(-1, 1, 2)
+
+
+def vertical_runs(mask: ArrayLike) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """The vertical runs of True in a 2-D boolean mask (rows, cols): (col, start_row,
+    stop_row), each (n_runs,), sorted by col then row; rows half-open (``start:stop``)."""
+    on = np.asarray(mask, dtype=bool)
+    padded = np.zeros((on.shape[0] + 2, on.shape[1]), dtype=np.int8)
+    padded[1:-1] = on
+    edges = np.diff(padded, axis=0).T  # (cols, rows + 1): +1 where a run starts, -1 after it
+    col, start = np.nonzero(edges == 1)
+    _, stop = np.nonzero(edges == -1)
+    return col, start, stop

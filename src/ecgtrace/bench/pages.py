@@ -153,10 +153,19 @@ def nanmean(values: NDArray[np.float64] | Sequence[float]) -> float:
     return float(v.mean()) if v.size else float("nan")
 
 
+@dataclass(frozen=True, eq=False)
+class LeadScores:
+    """Per lead, (12,) each: the Challenge SNR (dB), Pearson ``r`` and ``mse`` (mV^2)."""
+
+    snr: NDArray[np.float64]
+    r: NDArray[np.float64]
+    mse: NDArray[np.float64]
+
+
 def score_leads(
     reference: NDArray[np.float64], estimate: NDArray[np.float64] | None, *, fs: float = FS
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Per-lead (SNR dB, Pearson r, MSE mV^2), each (12,), of an estimate against a reference.
+) -> LeadScores:
+    """The :class:`LeadScores` of an estimate against a reference.
 
     ``reference`` (n, 12) mV, NaN where not plotted; ``estimate`` (m, 12) mV, NaN where not read,
     NaN-padded or cut to n samples; None for a failed page. The SNR is
@@ -188,7 +197,7 @@ def score_leads(
         snr[j] = challenge_snr(x, moved, fs=fs, align=False)
         r[j] = pearson_r(x, moved)
         err[j] = mse(x, moved)
-    return snr, r, err
+    return LeadScores(snr=snr, r=r, mse=err)
 
 
 def score_page(
@@ -231,7 +240,7 @@ def score_page(
         found, error = None, str(exc)
         log.info("%s: %s", name, error)
     seconds = time.perf_counter() - t0
-    snr, r, err = score_leads(ref, None if found is None else found.p_signal, fs=fs)
+    scores = score_leads(ref, None if found is None else found.p_signal, fs=fs)
     found_scale = None
     if found is not None:
         found_scale = 0.5 * (found.grid.px_per_mm_row + found.grid.px_per_mm_col)
@@ -256,9 +265,9 @@ def score_page(
         degradations=tuple(degradations),
         plotted=plotted,
         overlap=np.zeros(len(LEAD_NAMES), bool) if overlap is None else np.asarray(overlap, bool),
-        snr=snr,
-        r=r,
-        mse=err,
+        snr=scores.snr,
+        r=scores.r,
+        mse=scores.mse,
         seconds=seconds,
         times=None if found is None else found.times,
         error=error,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from ecgtrace._arrays import vertical_runs
 from ecgtrace.layout.rows import TraceRow
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,7 @@ def follow_trace(
     r0, r1 = max(0, math.ceil(row.top)), math.floor(row.bottom) + 1
     band = ink[r0:r1]
     h, w = band.shape
-    edges = np.diff(np.pad(band, ((1, 1), (0, 0))).astype(np.int8), axis=0)
-    s_col, s_row = np.nonzero(edges.T == 1)  # sorted by col, then row (as extract.column_runs)
-    _, e_row = np.nonzero(edges.T == -1)
+    s_col, s_row, e_row = vertical_runs(band)
     # Darkness-weighted centre of each run, a pixel wider each side for the pen's soft edges.
     wd = np.pad(d[r0:r1].astype(np.float64), ((1, 1), (0, 0)))
     cw = np.concatenate([np.zeros((1, w)), np.cumsum(wd, axis=0)])

@@ -22,10 +22,6 @@ class Pulse:
     side: str
     width_mm: float = 0.0
 
-    @property
-    def gain_mm_mv(self) -> float:
-        return self.height_mm  # the pulse is 1 mV tall
-
 
 @dataclass(frozen=True)
 class LeadBox:

@@ -3,7 +3,7 @@
     python scripts/ecgtizer_ceiling.py
 
 ECGtizer draws each lead as a polyline through every 4th sample (from sample 4) of a centred
-5-sample moving average of the 500 Hz record (see evaluate_ecgtizer.py). This scores that
+5-sample moving average of the 500 Hz record (see bench/ecgtizer.py). This scores that
 drawing, linearly interpolated back to 500 Hz and masked to what the page plots, against the raw
 record, as `eval pages --source ecgtizer` scores a digitization.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ecgtrace.bench.ecgtizer import ecgtizer_ids
+from ecgtrace.bench.page_sources import ecgtizer_reference
 from ecgtrace.data import load_record
-from ecgtrace.evaluate_ecgtizer import ecgtizer_ids
-from ecgtrace.evaluate_pages import ecgtizer_reference
 from ecgtrace.metrics import lead_snrs
 
 

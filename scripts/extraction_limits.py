@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgtrace import data, extract
-from ecgtrace.evaluate import crop_geometry
+from ecgtrace.bench.crops import crop_geometry
 from ecgtrace.metrics import challenge_snr, pearson_r
 from ecgtrace.render import PageSpec, render_page
 from ecgtrace.render.crops import Crop, crop_segment

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from ecgtrace import extract
-from ecgtrace.evaluate import crop_geometry
+from ecgtrace.bench.crops import crop_geometry
+from ecgtrace.leads import LEAD_NAMES
 from ecgtrace.metrics import challenge_snr
 from ecgtrace.render import PageSpec, render_page
 from ecgtrace.render.crops import Crop, crop_segment
-from ecgtrace.types import LEAD_NAMES
 
 FS = 500.0
 T = np.arange(5000) / FS
@@ -122,15 +122,6 @@ def test_inputs_are_not_modified_and_bad_geometry_is_refused() -> None:
     assert np.array_equal(prob, before)
     with pytest.raises(ValueError, match="must be > 0"):
         extract.extract_lead(prob, replace(crop_geometry(crop, FS), px_per_mm_row=0.0), fs=FS)
-
-
-def test_gain_is_checked_against_the_pulse() -> None:
-    assert extract.check_gain(78.74, px_per_mm_row=7.874, gain_mm_mv=10.0) == (
-        pytest.approx(10.0),
-        True,
-    )
-    measured, agrees = extract.check_gain(39.37, px_per_mm_row=7.874, gain_mm_mv=10.0)
-    assert measured == pytest.approx(5.0) and not agrees
 
 
 def test_empty_map_gives_nan() -> None:

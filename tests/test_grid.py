@@ -168,3 +168,24 @@ def test_settle_pitch_reads_a_wide_pen_as_a_misread_grid() -> None:
     assert settle_pitch(right, stroke_px=20.0) is right  # a thick 0.85 mm pen is a pen
     assert settle_pitch(faint, stroke_px=3.0) is faint  # 0.64 mm: plausible as it is
     assert settle_pitch(faint, stroke_px=40.0) is faint  # 8.5 mm: no pitch explains it
+
+
+def test_a_settled_reading_keeps_its_comb() -> None:
+    """An ambiguous axis that takes the sure axis's reading keeps its harmonics' count, so its
+    confidence is the comb's, whichever reading it takes."""
+    from ecgtrace.grid import AxisFit
+    from ecgtrace.grid.axes import axis_confidence, reconcile
+
+    one_kind = AxisFit(
+        period_px=6.0, px_per_mm=1.2, major=False, ambiguous=True, phase_px=1.0, snr=30.0,
+        hits=3, n_harmonics=3, alternatives=(6.0,),
+    )  # fmt: skip
+    sure = AxisFit(
+        period_px=30.0, px_per_mm=6.0, major=True, ambiguous=False, phase_px=1.0, snr=30.0,
+        hits=12, n_harmonics=14,
+    )  # fmt: skip
+    settled, same = reconcile(one_kind, sure)
+    assert same is sure and settled is not None
+    assert settled.px_per_mm == 6.0 and not settled.ambiguous and settled.alternatives == ()
+    assert settled.n_harmonics == 3 and settled.hits == 3
+    assert axis_confidence(settled) == axis_confidence(one_kind)

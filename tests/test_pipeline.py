@@ -7,9 +7,9 @@ import pypdfium2 as pdfium
 import pytest
 
 from ecgtrace import Digitization, DigitizeOptions, digitize
+from ecgtrace.bench.ecgtizer import ecgtizer_ids, ecgtizer_path
 from ecgtrace.data import Record
 from ecgtrace.digitization import DigitizeError
-from ecgtrace.evaluate_ecgtizer import ecgtizer_ids, ecgtizer_path
 from ecgtrace.leads import LEAD_NAMES
 from ecgtrace.metrics import lead_snrs
 from ecgtrace.pipeline import digitize_pages

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from ecgtrace.data import Record
+from ecgtrace.leads import LEAD_NAMES
 from ecgtrace.render import GridStyle, PageSpec, Rendered, SpecError, render_page
 from ecgtrace.render.truth import ALPHA_THRESHOLD
-from ecgtrace.types import LEAD_NAMES
 
 SPECS = {
     "3x4+II pink 200": PageSpec(),

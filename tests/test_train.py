@@ -10,11 +10,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ecgtrace.segment.model import UNetConfig, build_model  # noqa: E402
 from ecgtrace.segment.unet import load_model, network_input, pad_input  # noqa: E402
 from ecgtrace.train import (  # noqa: E402
     Sample,
     TrainConfig,
+    UNetConfig,
+    build_model,
     crop_samples,
     export_onnx,
     generate_shards,

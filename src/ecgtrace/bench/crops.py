@@ -298,8 +298,16 @@ def crops_table(rows: Sequence[CropRow], title: str) -> Table:
         title,
         columns(("method", "subset", "n", "IoU", "MSE (mV^2)", "r", "SNR (dB)", "ms/crop"), left=2),
         (
-            (r.method, r.subset, str(r.n), r.iou_text, f"{r.mse:.4f}", f"{r.r:.3f}",
-             f"{r.snr:.2f}", f"{r.ms:.0f}")
+            (
+                r.method,
+                r.subset,
+                str(r.n),
+                r.iou_text,
+                f"{r.mse:.4f}",
+                f"{r.r:.3f}",
+                f"{r.snr:.2f}",
+                f"{r.ms:.0f}",
+            )
             for r in rows
-        ),  # fmt: skip
+        ),
     )

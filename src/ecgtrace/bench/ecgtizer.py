@@ -165,7 +165,6 @@ def page_cells(n_total: int, fs: float) -> list[Cell]:
     return [*cells, Cell(len(MAIN_ROWS), 0, CELLS[-1][0], 0, n_total)]
 
 
-
 # ---- page geometry ----------------------------------------------------------------------------
 
 
@@ -268,9 +267,7 @@ class _Pulses:
     pitch: float
 
 
-def _measure_pulses(
-    image: NDArray[np.uint8], ppm_r: float, ppm_c: float, name: str
-) -> _Pulses:
+def _measure_pulses(image: NDArray[np.uint8], ppm_r: float, ppm_c: float, name: str) -> _Pulses:
     """The page's four pulses and the 0 mV and 1 mV rows they give; raises ValueError when a
     page shows not four aligned, evenly spaced pulses."""
     boxes = find_pulses(image, ppm_r, ppm_c)

@@ -134,7 +134,11 @@ def own_ink_extent(
 
 
 def _overlaps(
-    rows_truth: Sequence[NDArray[np.float64]], cell: Cell, left: float, right: float, g: PageGeometry
+    rows_truth: Sequence[NDArray[np.float64]],
+    cell: Cell,
+    left: float,
+    right: float,
+    g: PageGeometry,
 ) -> bool:
     """Whether another row's truth comes within half a row pitch of the cell's baseline in
     the cell's columns."""
@@ -221,9 +225,15 @@ def page_crops(
     faint = image.max(axis=2) < FAINT_MAX
     return [
         _cell_crop(
-            image, faint, (p_signal, fs), geometry, cell, rows_truth,
-            margin_mm=margin_mm, whole_trace=whole_trace,
-        )  # fmt: skip
+            image,
+            faint,
+            (p_signal, fs),
+            geometry,
+            cell,
+            rows_truth,
+            margin_mm=margin_mm,
+            whole_trace=whole_trace,
+        )
         for cell in page_cells(n_total, fs)
     ]
 

@@ -274,5 +274,3 @@ def pdf_benchmark(
             if progress is not None:
                 progress(done)
     return rows
-
-

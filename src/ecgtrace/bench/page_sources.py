@@ -1,5 +1,5 @@
 """The two sources of the page benchmark (see :mod:`ecgtrace.bench.pages`): the ECGtizer PDFs
-and pages rendered from fold-10 records, each page scored by :func:`~ecgtrace.bench.pages.score_page`.
+and pages rendered from fold-10 records, each scored by :func:`~ecgtrace.bench.pages.score_page`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ def ecgtizer_overlap(p_signal: NDArray[np.float64], fs: float = FS) -> NDArray[n
     n = min(round(ez.STRIP_S * fs), p_signal.shape[0])
     col = round(ez.COLUMN_S * fs)
     k_of = np.minimum(np.arange(n) // col, len(ez.MAIN_ROWS[0]) - 1)
-    rows = [p_signal[np.arange(n), [LEAD_NAMES.index(row[k]) for k in k_of]] for row in ez.MAIN_ROWS]
+    rows = [
+        p_signal[np.arange(n), [LEAD_NAMES.index(row[k]) for k in k_of]] for row in ez.MAIN_ROWS
+    ]
     rows.append(p_signal[:n, LEAD_NAMES.index(ez.RHYTHM_LEAD)])
     pitch_mv = ez.ROW_PITCH_MM / ez.GAIN_MM_MV
     flags = np.zeros(len(LEAD_NAMES), dtype=bool)
@@ -243,5 +245,3 @@ def rendered_pages(
             degradations=case.degradations,
             fs=fs,
         )
-
-

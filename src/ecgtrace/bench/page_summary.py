@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -173,11 +173,22 @@ def pages_table(rows: Sequence[PageRow], title: str) -> Table:
         title,
         columns(heads, left=3),
         (
-            (r.source, r.method, r.subset, str(r.n), str(r.n_leads), f"{r.mse:.4f}",
-             f"{r.r:.3f}", f"{r.snr:.2f}", f"{100 * r.layout_acc:.0f} %", f"{r.seconds:.2f}",
-             f"{r.p90_seconds:.2f}", str(r.errors))
+            (
+                r.source,
+                r.method,
+                r.subset,
+                str(r.n),
+                str(r.n_leads),
+                f"{r.mse:.4f}",
+                f"{r.r:.3f}",
+                f"{r.snr:.2f}",
+                f"{100 * r.layout_acc:.0f} %",
+                f"{r.seconds:.2f}",
+                f"{r.p90_seconds:.2f}",
+                str(r.errors),
+            )
             for r in rows
-        ),  # fmt: skip
+        ),
     )
 
 
@@ -252,3 +263,14 @@ def pages_json(results: Iterable[PageResult], rows: Sequence[PageRow]) -> dict[s
         "stages": [asdict(r) for r in stage_times_rows(results)],
         "pages": [page_record(p) for p in results],
     }
+
+
+def summarise_pages_by_dpi(results: Iterable[PageResult]) -> list[PageRow]:
+    """:func:`summarise_pages` of each method and DPI apart (in the order met), each row's
+    source naming its DPI (``ecgtizer 200 DPI``): the ECGtizer PDFs read at several DPIs."""
+    results = list(results)
+    rows = []
+    for method, dpi in dict.fromkeys((p.method, p.dpi) for p in results):
+        batch = [p for p in results if p.method == method and p.dpi == dpi]
+        rows += [replace(r, source=f"{r.source} {dpi:g} DPI") for r in summarise_pages(batch)]
+    return rows

@@ -15,9 +15,9 @@ does not plot a lead):
 
 The digitizer is given ``fs`` only: layout, paper speed and gain are detected, as for a page
 nobody describes. The sources are in :mod:`ecgtrace.bench.page_sources`, the tables in
-:mod:`ecgtrace.bench.page_summary`. The true values are kept with each result, so the tables can single out the
-pages whose calibration could not be read (no pulses and a speed or gain other than the 25 mm/s
-and 10 mm/mV defaults).
+:mod:`ecgtrace.bench.page_summary`. The true values are kept with each result, so the tables
+can single out the pages whose calibration could not be read (no pulses and a speed or gain
+other than the 25 mm/s and 10 mm/mV defaults).
 
 Scores per lead: the Challenge SNR (dB; :func:`~ecgtrace.metrics.lead_snrs`), and Pearson ``r``
 and MSE (mV^2) after the Challenge alignment, as the crop benchmark scores a crop. A plotted lead
@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgtrace.calibration import DEFAULT_GAIN_MM_MV, DEFAULT_SPEED_MM_S
-from ecgtrace.digitization import Digitization, DigitizeError, StageTimes
+from ecgtrace.digitization import Digitization, DigitizeError, DigitizeOptions, StageTimes
 from ecgtrace.leads import LEAD_NAMES, parse_layout
 from ecgtrace.metrics import challenge_align, challenge_snr, mse, pearson_r
 from ecgtrace.pipeline import digitize_image
@@ -234,7 +234,7 @@ def score_page(
     t0 = time.perf_counter()
     found: Digitization | None
     try:
-        found = digitize_image(image, source=name, fs=fs, method=method)
+        found = digitize_image(image, DigitizeOptions(fs=fs, method=method), source=name)
         error = None
     except DigitizeError as exc:
         found, error = None, str(exc)
@@ -283,5 +283,3 @@ def resample(p_signal: NDArray[np.float64], fs_in: float, fs_out: float) -> NDAr
     t_in = np.arange(p_signal.shape[0]) / fs_in
     t_out = np.arange(n_out) / fs_out
     return np.stack([np.interp(t_out, t_in, p_signal[:, j]) for j in range(p_signal.shape[1])], 1)
-
-

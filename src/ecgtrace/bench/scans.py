@@ -116,14 +116,19 @@ def scan_overlays(folder: Path, out_dir: Path) -> list[ScanRow]:
     return rows
 
 
-
 def scans_table(rows: Sequence[ScanRow], out_dir: Path) -> Table:
     return table(
         f"grid on the real scans (overlays in {out_dir})",
         columns(("scan", "found", "px/mm row", "px/mm col", "rotation", "confidence")),
         (
-            (r.name, str(r.found), f"{r.px_per_mm_row:.3f}", f"{r.px_per_mm_col:.3f}",
-             f"{r.rotation_deg:+.2f}", f"{r.confidence:.2f}")
+            (
+                r.name,
+                str(r.found),
+                f"{r.px_per_mm_row:.3f}",
+                f"{r.px_per_mm_col:.3f}",
+                f"{r.rotation_deg:+.2f}",
+                f"{r.confidence:.2f}",
+            )
             for r in rows
-        ),  # fmt: skip
+        ),
     )

@@ -15,7 +15,7 @@ import numpy as np
 
 from ecgtrace.bench.table import Table, columns, table
 from ecgtrace.data import example_record
-from ecgtrace.digitization import StageTimes
+from ecgtrace.digitization import DigitizeOptions, StageTimes
 from ecgtrace.render import GridStyle, PageSpec, render_page
 from ecgtrace.render.crops import crop_segment
 
@@ -68,9 +68,14 @@ def render_speed(
             median, p90, low = _timing(times)
             rows.append(
                 SpeedRow(
-                    case=name, dpi=dpi, shape=page.truth.shape, n=n,
-                    median_ms=median, p90_ms=p90, min_ms=low,
-                )  # fmt: skip
+                    case=name,
+                    dpi=dpi,
+                    shape=page.truth.shape,
+                    n=n,
+                    median_ms=median,
+                    p90_ms=p90,
+                    min_ms=low,
+                )
             )
     return rows
 
@@ -80,10 +85,16 @@ def render_speed_table(rows: Sequence[SpeedRow], n: int) -> Table:
         f"render speed, 1 core, {n} runs each (ms)",
         columns(("case", "DPI", "pixels", "median", "p90", "min")),
         (
-            (r.case, f"{r.dpi:g}", f"{r.shape[1]}x{r.shape[0]}",
-             f"{r.median_ms:.0f}", f"{r.p90_ms:.0f}", f"{r.min_ms:.0f}")
+            (
+                r.case,
+                f"{r.dpi:g}",
+                f"{r.shape[1]}x{r.shape[0]}",
+                f"{r.median_ms:.0f}",
+                f"{r.p90_ms:.0f}",
+                f"{r.min_ms:.0f}",
+            )
             for r in rows
-        ),  # fmt: skip
+        ),
     )
 
 
@@ -158,11 +169,17 @@ def unet_speed_table(rows: Sequence[UNetSpeed], n: int) -> Table:
         f"U-Net inference, onnxruntime, 1 core, {n} runs each (ms)",
         columns(("lead", "s", "crop px", "input px", "median", "p90", "min")),
         (
-            (r.lead, f"{r.duration_s:g}", f"{r.crop_shape[1]}x{r.crop_shape[0]}",
-             f"{r.input_shape[1]}x{r.input_shape[0]}",
-             f"{r.median_ms:.1f}", f"{r.p90_ms:.1f}", f"{r.min_ms:.1f}")
+            (
+                r.lead,
+                f"{r.duration_s:g}",
+                f"{r.crop_shape[1]}x{r.crop_shape[0]}",
+                f"{r.input_shape[1]}x{r.input_shape[0]}",
+                f"{r.median_ms:.1f}",
+                f"{r.p90_ms:.1f}",
+                f"{r.min_ms:.1f}",
+            )
             for r in rows
-        ),  # fmt: skip
+        ),
     )
 
 
@@ -192,13 +209,17 @@ def page_speed(*, n: int = 5, threads: int = 2) -> list[PageSpeed]:
     from ecgtrace.pipeline import digitize_image
 
     rec = example_record()
+    options = DigitizeOptions(threads=threads)
     rows = []
     for name, spec in PAGE_CASES:
         image = render_page(rec.p_signal, rec.fs, spec, rng=0).image
-        digitize_image(image, threads=threads)
-        runs = [digitize_image(image, threads=threads).times for _ in range(n)]
+        digitize_image(image, options)
+        runs = [digitize_image(image, options).times for _ in range(n)]
         median = StageTimes(
-            **{f.name: float(np.median([getattr(r, f.name) for r in runs])) for f in fields(StageTimes)}
+            **{
+                f.name: float(np.median([getattr(r, f.name) for r in runs]))
+                for f in fields(StageTimes)
+            }
         )
         rows.append(
             PageSpeed(
@@ -217,11 +238,19 @@ def page_speed_table(rows: Sequence[PageSpeed], *, n: int, threads: int) -> Tabl
         f"digitize, 200 DPI page, {threads} thread(s), median of {n} runs (s)",
         columns(cols),
         (
-            (r.page, f"{r.shape[1]}x{r.shape[0]}", f"{r.median.total_s:.2f}",
-             f"{r.median.grid_s:.2f}", f"{r.median.deskew_s:.3f}", f"{r.median.layout_s:.2f}",
-             f"{r.median.segment_s:.2f}", f"{r.median.extract_s:.2f}", f"{r.min_total_s:.2f}")
+            (
+                r.page,
+                f"{r.shape[1]}x{r.shape[0]}",
+                f"{r.median.total_s:.2f}",
+                f"{r.median.grid_s:.2f}",
+                f"{r.median.deskew_s:.3f}",
+                f"{r.median.layout_s:.2f}",
+                f"{r.median.segment_s:.2f}",
+                f"{r.median.extract_s:.2f}",
+                f"{r.min_total_s:.2f}",
+            )
             for r in rows
-        ),  # fmt: skip
+        ),
     )
 
 

@@ -31,7 +31,9 @@ class Table:
     def __post_init__(self) -> None:
         for row in self.rows:
             if len(row) != len(self.columns):
-                raise ValueError(f"{self.title}: a row of {len(row)} cells, not {len(self.columns)}")
+                raise ValueError(
+                    f"{self.title}: a row of {len(row)} cells, not {len(self.columns)}"
+                )
 
     def to_rich(self) -> RichTable:
         """The table for a terminal."""

@@ -1,10 +1,9 @@
 """The renderer: ECG paper from real signals, with the exact truth of what was drawn."""
 
-from ecgtrace.render.page import layout_rows, normalise_lead_names, render_page
+from ecgtrace.render.page import render_page
 from ecgtrace.render.spec import (
     A4_MM,
     GRID_COLOURS,
-    LAYOUTS,
     LETTER_MM,
     PAPER_SIZES,
     GridStyle,
@@ -18,7 +17,6 @@ __all__ = [
     "A4_MM",
     "ALPHA_THRESHOLD",
     "GRID_COLOURS",
-    "LAYOUTS",
     "LETTER_MM",
     "PAPER_SIZES",
     "GridStyle",
@@ -28,8 +26,6 @@ __all__ = [
     "Rendered",
     "SegmentTruth",
     "SpecError",
-    "layout_rows",
-    "normalise_lead_names",
     "random_spec",
     "render_page",
 ]

@@ -8,9 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+import cv2
 import numpy as np
 
-from ecgtrace.types import LEAD_NAMES
+from ecgtrace.leads import (
+    BASE_LAYOUTS,
+    DEFAULT_RHYTHM,
+    LEAD_NAMES,
+    LEAD_ORDERS,
+    MAX_RHYTHM,
+    SINGLE_LEAD,
+    cell_labels,
+)
 
 Colour = tuple[int, int, int]
 
@@ -18,8 +27,18 @@ LETTER_MM: tuple[float, float] = (215.9, 279.4)  # (height, width), landscape
 A4_MM: tuple[float, float] = (210.0, 297.0)
 PAPER_SIZES: dict[str, tuple[float, float]] = {"letter": LETTER_MM, "a4": A4_MM}
 
-LAYOUTS: tuple[str, ...] = ("3x4", "6x2", "12x1", "single")
-FONTS: tuple[str, ...] = ("simplex", "duplex", "complex", "triplex", "plain", "italic")
+# The fonts a page may be labelled in, by name, and OpenCV's face for each.
+FONT_FACES: dict[str, int] = {
+    "simplex": cv2.FONT_HERSHEY_SIMPLEX,
+    "duplex": cv2.FONT_HERSHEY_DUPLEX,
+    "complex": cv2.FONT_HERSHEY_COMPLEX,
+    "triplex": cv2.FONT_HERSHEY_TRIPLEX,
+    "plain": cv2.FONT_HERSHEY_PLAIN,
+    "italic": cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC,
+}
+FONTS: tuple[str, ...] = tuple(FONT_FACES)
+# How often random_spec draws each base layout (relative weights).
+_LAYOUT_WEIGHTS: dict[str, float] = {"3x4": 0.45, "6x2": 0.2, "12x1": 0.2, "single": 0.15}
 
 # Colours of the grid styles most often seen on paper (minor, major).
 GRID_COLOURS: dict[str, tuple[Colour, Colour]] = {
@@ -29,12 +48,6 @@ GRID_COLOURS: dict[str, tuple[Colour, Colour]] = {
     "green": ((190, 230, 190), (110, 190, 120)),
     "blue": ((190, 210, 245), (110, 150, 220)),
     "grey": ((215, 215, 215), (160, 160, 160)),
-}
-
-# The limb leads as they appear in the first six positions of a layout.
-LIMB_ORDERS: dict[str, tuple[str, ...]] = {
-    "standard": ("I", "II", "III", "aVR", "aVL", "aVF"),
-    "cabrera": ("aVL", "I", "-aVR", "II", "aVF", "III"),
 }
 
 
@@ -75,9 +88,9 @@ class PageSpec:
     """
 
     layout: str = "3x4"
-    rhythm_leads: tuple[str, ...] = ("II",)
+    rhythm_leads: tuple[str, ...] = DEFAULT_RHYTHM[:1]
     lead_order: str = "standard"
-    single_lead: str = "II"
+    single_lead: str = SINGLE_LEAD
     duration_s: float | None = None
     speed_mm_s: float = 25.0
     gain_mm_mv: float = 10.0
@@ -101,21 +114,34 @@ class PageSpec:
     def px_per_mm(self) -> float:
         return self.dpi / 25.4
 
+    @property
+    def cell_labels(self) -> list[list[str]]:
+        """The printed labels of each strip of the layout, rhythm strips last (see
+        :func:`ecgtrace.leads.cell_labels`); 12x1 and single strips ignore ``rhythm_leads``."""
+        rhythm = (self.single_lead,) if self.layout == "single" else self.rhythm_leads
+        return cell_labels(self.layout, self.lead_order, rhythm)
+
     def validate(self) -> None:
         """Raise :class:`SpecError` with a one-line reason if the spec cannot be drawn."""
-        if self.layout not in LAYOUTS:
-            raise SpecError(f"unknown layout {self.layout!r}; choose from {', '.join(LAYOUTS)}")
+        if self.layout not in BASE_LAYOUTS:
+            raise SpecError(
+                f"unknown layout {self.layout!r}; choose from {', '.join(BASE_LAYOUTS)}"
+            )
         if not self.dpi > 0:
             raise SpecError(f"dpi must be > 0, got {self.dpi}")
         if self.dpi > 1200:
             raise SpecError(f"dpi {self.dpi} is above the supported 1200")
         if not (self.speed_mm_s > 0 and self.gain_mm_mv > 0):
             raise SpecError("paper speed (mm/s) and gain (mm/mV) must be > 0")
-        if self.lead_order not in LIMB_ORDERS:
-            raise SpecError(f"unknown lead order {self.lead_order!r}; choose standard or cabrera")
-        max_rhythm = {"3x4": 3, "6x2": 1}.get(self.layout, 0)
-        if len(self.rhythm_leads) > max_rhythm and self.layout in ("3x4", "6x2"):
-            raise SpecError(f"layout {self.layout} takes at most {max_rhythm} rhythm strips")
+        if self.lead_order not in LEAD_ORDERS:
+            raise SpecError(
+                f"unknown lead order {self.lead_order!r}; choose {' or '.join(LEAD_ORDERS)}"
+            )
+        # Only 3x4 and 6x2 draw rhythm strips: the others ignore rhythm_leads.
+        if self.layout in ("3x4", "6x2") and len(self.rhythm_leads) > MAX_RHYTHM[self.layout]:
+            raise SpecError(
+                f"layout {self.layout} takes at most {MAX_RHYTHM[self.layout]} rhythm strips"
+            )
         for lead in (*self.rhythm_leads, self.single_lead):
             if lead not in LEAD_NAMES:
                 raise SpecError(f"unknown lead {lead!r}; leads are {', '.join(LEAD_NAMES)}")
@@ -138,20 +164,21 @@ def random_spec(
     *,
     overlap: float | None = None,
     dpi: tuple[float, float] = (100.0, 300.0),
-    layouts: tuple[str, ...] = LAYOUTS,
+    layouts: tuple[str, ...] = BASE_LAYOUTS,
 ) -> PageSpec:
     """A page spec with every style choice drawn at random (for datasets).
 
     ``overlap`` None draws the overlap knob too; ``dpi`` is the (low, high) range.
     """
     rng = np.random.default_rng(rng)
-    weights = np.array([{"3x4": 0.45, "6x2": 0.2, "12x1": 0.2, "single": 0.15}[k] for k in layouts])
+    weights = np.array([_LAYOUT_WEIGHTS[k] for k in layouts])
     layout = str(rng.choice(layouts, p=weights / weights.sum()))
     rhythm: tuple[str, ...] = ()
     if layout == "3x4":
-        rhythm = tuple(str(x) for x in rng.choice(["II", "V1", "V5"], rng.integers(0, 4), False))
+        n_rhythm = rng.integers(0, len(DEFAULT_RHYTHM) + 1)  # some of the usual strips
+        rhythm = tuple(str(x) for x in rng.choice(list(DEFAULT_RHYTHM), n_rhythm, False))
     elif layout == "6x2" and rng.random() < 0.5:
-        rhythm = ("II",)
+        rhythm = DEFAULT_RHYTHM[:1]
     colour = str(rng.choice(list(GRID_COLOURS)))
     style = str(rng.choice(["solid", "dotted", "none"], p=[0.75, 0.15, 0.1]))
     tint = rng.uniform(0, 12, size=3)

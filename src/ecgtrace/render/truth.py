@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ecgtrace.leads import LEAD_NAMES
 from ecgtrace.render.spec import PageSpec
-from ecgtrace.types import LEAD_NAMES, Box
+from ecgtrace.types import Box
 
 # A pixel belongs to a trace when its ink coverage is at least half (the image uses the same).
 ALPHA_THRESHOLD = 128

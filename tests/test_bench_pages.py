@@ -7,31 +7,31 @@ import json
 import numpy as np
 import pytest
 
-from ecgtrace.data import load_record
-from ecgtrace.evaluate_ecgtizer import LAYOUT_3X4, ecgtizer_ids
-from ecgtrace.evaluate_pages import (
-    PageResult,
+from ecgtrace.bench.ecgtizer import MAIN_ROWS, ecgtizer_ids
+from ecgtrace.bench.page_sources import (
     RenderedCase,
     ecgtizer_overlap,
     ecgtizer_pages,
     ecgtizer_reference,
     fold10_ids_500,
-    pages_json,
-    pages_markdown,
     rendered_case,
     rendered_cases,
     rendered_pages,
-    score_leads,
-    score_page,
     score_rendered,
-    spec_layout_name,
-    stage_times_rows,
-    summarise_pages,
 )
-from ecgtrace.layout import _layout_name
+from ecgtrace.bench.page_summary import (
+    pages_json,
+    pages_table,
+    stage_times_rows,
+    stages_table,
+    summarise_pages,
+    summarise_pages_by_dpi,
+)
+from ecgtrace.bench.pages import PageResult, score_leads, score_page
+from ecgtrace.data import load_record
+from ecgtrace.leads import LEAD_NAMES, layout_name
 from ecgtrace.metrics import lead_snrs
 from ecgtrace.render import PageSpec, render_page
-from ecgtrace.types import LEAD_NAMES
 
 # Low DPIs keep the two rendered pages quick; seed 0 draws a clean 3x4+II,V5 page in Cabrera
 # order and a degraded 12x1 page without a grid (which the digitizer refuses at these DPIs).
@@ -93,7 +93,7 @@ def test_rendered_pages_are_scored_against_their_own_truth(
         truth = case.page.truth
         assert result.source == "rendered" and result.method == "unet+ink"
         assert result.ecg_id == case.ecg_id and result.ecg_id in fold10_ids_500()
-        assert result.layout == spec_layout_name(truth.spec)
+        assert result.layout == layout_name(truth.spec.layout, truth.spec.rhythm_leads)
         assert result.dpi == truth.spec.dpi and DPI[0] <= result.dpi <= DPI[1]
         assert result.degradations == case.degradations
         assert (result.speed_mm_s, result.gain_mm_mv) == (
@@ -143,7 +143,7 @@ def test_ecgtizer_page_is_scored_against_its_plotted_spans(ecgtizer: list[PageRe
     record = load_record(page.ecg_id, fs=500).p_signal
     ref = ecgtizer_reference(record)
     assert ref.shape == (5000, 12)
-    for row in LAYOUT_3X4:
+    for row in MAIN_ROWS:
         for k, lead in enumerate(row):
             finite = np.flatnonzero(np.isfinite(ref[:, LEAD_NAMES.index(lead)]))
             if lead == "II":  # the rhythm strip: all 10 s
@@ -181,7 +181,9 @@ def test_summary_rows_markdown_and_json(
         first["rendered", "overlap leads"].n_leads + first["rendered", "no-overlap leads"].n_leads
     )
     assert leads == first["rendered", "all"].n_leads
-    text = pages_markdown(rows)
+    table = pages_table(rows, "pages")
+    assert table.to_rich().row_count == len(rows)
+    text = table.to_markdown()
     lines = text.splitlines()
     assert lines[0].startswith("| source | method | subset | n |") and "SNR (dB)" in lines[0]
     assert len(lines) == len(rows) + 2
@@ -191,6 +193,10 @@ def test_summary_rows_markdown_and_json(
     stages = stage_times_rows(results)
     total = next(r for r in stages if r.source == "rendered" and r.stage == "total")
     assert total.n == 1  # the failed pages have no stage times
+    assert len(stages_table(stages).rows) == len(stages)
+    by_dpi = summarise_pages_by_dpi(ecgtizer)
+    assert [r.subset for r in by_dpi] == [r.subset for r in rows if r.source == "ecgtizer"]
+    assert {r.source for r in by_dpi} == {"ecgtizer 100 DPI"}
 
 
 def test_score_leads_matches_the_challenge_snr() -> None:
@@ -199,7 +205,8 @@ def test_score_leads_matches_the_challenge_snr() -> None:
     ref[:, 5] = np.nan  # not plotted
     est = np.roll(ref, 5, axis=0)[:900] + rng.normal(0, 0.02, (900, 12)) + 0.1
     est[:, 7] = np.nan  # plotted, not read
-    snr, r, err = score_leads(ref, est)
+    scores = score_leads(ref, est)
+    snr, r, err = scores.snr, scores.r, scores.mse
     np.testing.assert_array_equal(snr, lead_snrs(ref, est, fs=500))
     assert snr[7] == 0.0 and r[7] == 0.0 and err[7] == pytest.approx(np.mean(ref[:, 7] ** 2))
     assert np.isnan(snr[5]) and np.isnan(r[5]) and np.isnan(err[5])
@@ -212,21 +219,3 @@ def test_ecgtizer_overlap_flags_the_invaded_lead() -> None:
     # V2 (row 2, column 3: 5-7.5 s) climbs 3 mV: 1 mV short of row 1's baseline, 40 mm above.
     signal[2600:2700, LEAD_NAMES.index("V2")] = 3.0
     assert [LEAD_NAMES[j] for j in np.flatnonzero(ecgtizer_overlap(signal))] == ["V1"]
-
-
-@pytest.mark.parametrize(
-    "spec",
-    [
-        PageSpec(),
-        PageSpec(rhythm_leads=()),
-        PageSpec(rhythm_leads=("V5", "II", "V1")),
-        PageSpec(layout="6x2", rhythm_leads=("II",)),
-        PageSpec(layout="6x2", rhythm_leads=()),
-        PageSpec(layout="12x1"),
-        PageSpec(layout="single", single_lead="V3"),
-    ],
-)
-def test_spec_layout_name_is_the_layout_name(spec: PageSpec) -> None:
-    base = spec.layout
-    rhythm = spec.rhythm_leads if base in ("3x4", "6x2") else ()
-    assert spec_layout_name(spec) == _layout_name(base, rhythm)

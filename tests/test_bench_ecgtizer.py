@@ -6,25 +6,25 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from ecgtrace.data import Record, load_record
-from ecgtrace.evaluate_ecgtizer import (
+from ecgtrace.bench.ecgtizer import (
+    CELLS,
     FAINT_MAX,
-    LAYOUT_3X4,
     PageGeometry,
-    ecgtizer_crops,
     ecgtizer_ids,
     ecgtizer_path,
-    page_crops,
     page_geometry,
+    reader_gain,
 )
+from ecgtrace.bench.ecgtizer_crops import ecgtizer_crops, page_crops
+from ecgtrace.data import Record, load_record
 from ecgtrace.io.pdf import rasterize_pdf
+from ecgtrace.leads import LEAD_NAMES
 from ecgtrace.render.crops import Crop
-from ecgtrace.types import LEAD_NAMES
 
 DPI = 100.0
 # 9: a quiet record; 299: tall R waves that run into the neighbouring rows and off the grid.
 IDS = (9, 299)
-LEADS = [lead for row in LAYOUT_3X4 for lead in row] + ["II"]
+LEADS = [lead for row in CELLS for lead in row]
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +156,9 @@ def test_pages_of_another_layout_are_refused(pdfs: dict) -> None:
         page_geometry(erased, name="erased")
     with pytest.raises(ValueError, match="no such ECGtizer PDF"):
         next(ecgtizer_crops(dpi=DPI, ids=[1]))
+
+
+def test_the_reader_snaps_gains_near_its_renderers_own() -> None:
+    assert reader_gain(10.2) == 10.0 and reader_gain(19.5) == 20.0 and reader_gain(4.9) == 5.0
+    assert reader_gain(10.5) == 10.5  # 5 % off: read as measured
+    assert reader_gain(2.5) == 2.5  # a standard gain, but not one this renderer prints

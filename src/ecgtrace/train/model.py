@@ -75,7 +75,3 @@ class UNet(nn.Module):
 def build_model(config: UNetConfig | None = None) -> UNet:
     """A freshly initialised :class:`UNet` (the factory the training script and tests use)."""
     return UNet(config or UNetConfig())
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

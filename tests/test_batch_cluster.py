@@ -14,8 +14,6 @@ from pathlib import Path
 import distributed
 import pytest
 
-from ecgtrace.batch import cluster as batch_cluster
-from ecgtrace.batch.local import Job
 from ecgtrace.batch import (
     ClusterError,
     InputResult,
@@ -24,6 +22,8 @@ from ecgtrace.batch import (
     run_cluster,
     write_summary,
 )
+from ecgtrace.batch import cluster as batch_cluster
+from ecgtrace.batch.local import Job
 from ecgtrace.data import data_dir, example_record
 from ecgtrace.io.files import write_png
 from ecgtrace.render import PageSpec, render_page

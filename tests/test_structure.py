@@ -13,6 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ecgtrace"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
+RENDER = "ecgtrace.render"
 
 
 def _modules() -> dict[str, Path]:
@@ -117,7 +118,7 @@ def test_the_runtime_never_imports_torch_or_the_renderer(module: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", f"{module} imports torch"
     if module == "ecgtrace.io":
-        code = f"import sys, {module}; print([m for m in sys.modules if m.startswith('ecgtrace.render')])"
+        code = f"import sys, {module}; print([m for m in sys.modules if m.startswith({RENDER!r})])"
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )

@@ -1,6 +1,7 @@
 """ecgtrace: ECG images to calibrated signals (mV against seconds).
 
-``ecgtrace.digitize(image_or_path, DigitizeOptions(...)) -> Digitization`` is the whole pipeline; see
+``ecgtrace.digitize(image_or_path, DigitizeOptions(...)) -> Digitization`` is the whole
+pipeline; see
 :mod:`ecgtrace.pipeline`.
 """
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ecgtrace import data
-from ecgtrace.types import LEAD_NAMES
+from ecgtrace.leads import LEAD_NAMES
 
 pytestmark = pytest.mark.usefixtures("shared_data")
 

@@ -16,6 +16,7 @@ from ecgtrace.calibration import Calibration
 from ecgtrace.grid import Grid
 from ecgtrace.layout import Layout
 from ecgtrace.leads import LEAD_NAMES
+from ecgtrace.rectify import Rectification
 from ecgtrace.types import Box
 
 
@@ -46,10 +47,10 @@ class DigitizeError(ValueError):
 
 @dataclass(frozen=True)
 class StageTimes:
-    """Wall time (s) of each stage of one page."""
+    """Wall time (s) of each stage of one page (``grid_s`` includes deskewing)."""
 
+    rectify_s: float = 0.0
     grid_s: float = 0.0
-    deskew_s: float = 0.0
     layout_s: float = 0.0
     segment_s: float = 0.0
     extract_s: float = 0.0
@@ -86,10 +87,12 @@ class Digitization:
 
     ``p_signal`` (n_samples, 12) float64 in mV, leads in ``sig_name`` order (I, II, III, aVR,
     aVL, aVF, V1..V6), sample k at ``k / fs`` s from the start of the recording; NaN where a
-    lead was not plotted. ``image`` is the deskewed page (rows, cols, 3) uint8 the boxes and
-    paths refer to; ``rotation_deg`` the turn taken out. ``calibration`` (the layout's) holds the
-    paper speed and gain used (``speed_mm_s``, ``gain_mm_mv``) and where they came from
-    (``speed_from``/``gain_from``: ``given``, ``pulse`` or ``default``).
+    lead was not plotted. ``image`` is the rectified, deskewed page (rows, cols, 3) uint8 the
+    boxes and paths refer to; ``rectification`` says how it was cut from the input (the sheet's
+    corners in a photo, quarter turns); ``rotation_deg`` the small turn taken out after it.
+    ``calibration`` (the layout's) holds the paper speed and gain used (``speed_mm_s``,
+    ``gain_mm_mv``) and where they came from (``speed_from``/``gain_from``: ``given``,
+    ``pulse`` or ``default``).
     """
 
     p_signal: NDArray[np.float64]
@@ -105,6 +108,7 @@ class Digitization:
     times: StageTimes = field(default_factory=StageTimes)
     sig_name: tuple[str, ...] = LEAD_NAMES
     units: str = "mV"
+    rectification: Rectification | None = None
 
     @property
     def n_samples(self) -> int:

@@ -1,9 +1,11 @@
 """The stages chained: an ECG page in, 12 calibrated leads (mV against s) out.
 
-``image -> grid.detect_grid -> grid.deskew -> layout.find_layout (rows, pulses, calibration,
-names) -> per lead box: segment.box.segment_box (U-Net, classical ink) -> recording.trace_box
-(extract.extract_lead) -> recording.assemble``. This is the only module that chains stages and
-the only one that times them; each stage is a pure function over arrays and frozen dataclasses.
+``image -> rectify.rectify (the sheet cut out of a photo, traces turned horizontal) ->
+grid.detect_grid -> grid.deskew -> layout.find_layout (rows, pulses, calibration, names; an
+upside-down page turned where only that way shows pulses) -> per lead box:
+segment.box.segment_box (U-Net, classical ink) -> recording.trace_box (extract.extract_lead)
+-> recording.assemble``. This is the only module that chains stages and the only one that
+times them; each stage is a pure function over arrays and frozen dataclasses.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ecgtrace.digitization import Digitization, DigitizeError, DigitizeOptions, 
 from ecgtrace.grid import Grid, deskew, detect_grid
 from ecgtrace.layout import Layout, LayoutError, LeadBox, find_layout
 from ecgtrace.recording import BoxTrace, assemble, trace_box
+from ecgtrace.rectify import Rectification, rectify
 from ecgtrace.segment.box import METHODS, segment_box
 from ecgtrace.segment.classical import classical_background_px, darkness
 
@@ -73,6 +76,39 @@ def _find_layout(img: NDArray[np.uint8], grid: Grid, options: DigitizeOptions, n
         raise DigitizeError(f"{name}: layout not recognised: {exc}") from None
 
 
+def _upright(
+    img: NDArray[np.uint8], rect: Rectification, options: DigitizeOptions, name: str
+) -> tuple[NDArray[np.uint8], Rectification, Grid, Layout, float]:
+    """Grid and layout of the rectified page, the right way up, and the seconds spent on the
+    grid (and deskewing): a photographed or turned page without calibration pulses is also
+    read upside down, and kept so if pulses show there."""
+    t = time.perf_counter()
+    grid = _find_grid(img, options.px_per_mm, name)
+    if abs(grid.rotation_deg) > _DESKEW_MIN_DEG:
+        img = deskew(img, grid.rotation_deg, border=255.0)
+    grid_s = time.perf_counter() - t
+    try:
+        found: Layout | None = _find_layout(img, grid, options, name)
+        error = None
+    except DigitizeError as exc:
+        found, error = None, exc
+    if (found is None or found.pulse_side == "none") and (rect.cropped or rect.turns):
+        flipped = np.ascontiguousarray(np.rot90(img, 2))
+        grid_f = _find_grid(flipped, options.px_per_mm, name)
+        try:
+            other = _find_layout(flipped, grid_f, options, name)
+        except DigitizeError:
+            other = None
+        if other is not None and (found is None or other.pulse_side != "none"):
+            log.info("%s: read upside down (pulses stand on its rows that way)", name)
+            rect = replace(rect, turns=(rect.turns + 2) % 4)
+            return flipped, rect, grid_f, other, grid_s
+    if found is None:
+        assert error is not None
+        raise error
+    return img, rect, grid, found, grid_s
+
+
 def _read_boxes(
     img: NDArray[np.uint8], grid: Grid, found: Layout, options: DigitizeOptions
 ) -> tuple[list[BoxTrace], float, float]:
@@ -116,12 +152,9 @@ def digitize_image(
     name = source if page == 1 else f"{source} (page {page})"
     _check(img, options, source, name)
     t_start = time.perf_counter()
-    grid = _find_grid(img, options.px_per_mm, name)
-    t_grid = time.perf_counter()
-    if abs(grid.rotation_deg) > _DESKEW_MIN_DEG:
-        img = deskew(img, grid.rotation_deg, border=255.0)
-    t_deskew = time.perf_counter()
-    found = _find_layout(img, grid, options, name)
+    img, rect = rectify(img)
+    t_rect = time.perf_counter()
+    img, rect, grid, found, grid_s = _upright(img, rect, options, name)
     t_layout = time.perf_counter()
     read, seg_cpu, ext_cpu = _read_boxes(img, grid, found, options)
     t_boxes = time.perf_counter()
@@ -132,9 +165,9 @@ def digitize_image(
     # The boxes ran interleaved: their wall time is split by the two stages' shares.
     segment_s = (t_boxes - t_layout) * seg_cpu / max(seg_cpu + ext_cpu, 1e-9)
     times = StageTimes(
-        grid_s=t_grid - t_start,
-        deskew_s=t_deskew - t_grid,
-        layout_s=t_layout - t_deskew,
+        rectify_s=t_rect - t_start,
+        grid_s=grid_s,
+        layout_s=t_layout - t_rect - grid_s,
         segment_s=segment_s,
         extract_s=t_end - t_layout - segment_s,
         total_s=t_end - t_start,
@@ -153,6 +186,7 @@ def digitize_image(
         method=options.method,
         warnings=tuple(warnings),
         times=times,
+        rectification=rect,
     )
 
 

@@ -17,9 +17,11 @@ from ecgtrace.data import available_fs, load_record, split_ids
 from ecgtrace.leads import LEAD_NAMES, layout_name
 from ecgtrace.render import Rendered, random_spec, render_page
 from ecgtrace.render.degrade import random_degradations
+from ecgtrace.render.photo import STYLES
 
 RICH_OVERLAP = (0.6, 1.0)  # the overlap knob of the overlap-rich half of the rendered pages
 DEGRADE_P = 0.3  # each degradation's probability on a degraded page
+PAGE_STYLES = ("mixed", "clean", "photo", "scan")
 
 
 # ---- ECGtizer PDFs -----------------------------------------------------------------------------
@@ -139,6 +141,7 @@ def rendered_case(
     dpi: tuple[float, float] = (100.0, 300.0),
     overlap_share: float = 0.5,
     degrade_share: float = 0.5,
+    style: str = "mixed",
 ) -> RenderedCase:
     """Draw rendered page ``index`` of ``seed``, from ``default_rng([seed, index])`` alone.
 
@@ -149,8 +152,13 @@ def rendered_case(
     U(0, 1). With probability ``degrade_share`` the page is degraded: each degradation of
     :data:`~ecgtrace.render.degrade.DEGRADATIONS`, page-level rotate, perspective and curl
     included, with probability 0.3 at a random strength (redrawn until at least one applies);
-    otherwise it is clean. Nothing depends on the method, so every method sees the same page.
+    otherwise it is clean. ``style`` ``photo`` or ``scan`` replaces those degradations by
+    :func:`~ecgtrace.render.photo.photo_style` (the printed page photographed on a desk) or
+    :func:`~ecgtrace.render.photo.scan_style` (an office scan); ``clean`` draws none. Nothing
+    depends on the method, so every method sees the same page.
     """
+    if style not in PAGE_STYLES:
+        raise ValueError(f"unknown page style {style!r}; choose from {', '.join(PAGE_STYLES)}")
     ids = fold10_ids_500()
     if not ids:
         raise ValueError("no fold-10 record at 500 Hz in the shared data")
@@ -162,7 +170,9 @@ def rendered_case(
     record = load_record(ecg_id, fs=500)
     page = render_page(record.p_signal, record.fs, spec, rng=rng)
     applied: tuple[str, ...] = ()
-    if rng.random() < degrade_share:
+    if style in STYLES:
+        page, applied = STYLES[style](page, rng=rng)
+    elif style == "mixed" and rng.random() < degrade_share:
         while not applied:
             degraded, applied = random_degradations(page, rng=rng, p=DEGRADE_P)
         page = degraded
@@ -176,12 +186,14 @@ def rendered_cases(
     dpi: tuple[float, float] = (100.0, 300.0),
     overlap_share: float = 0.5,
     degrade_share: float = 0.5,
+    style: str = "mixed",
 ) -> Iterator[RenderedCase]:
     """Rendered pages ``0 .. n - 1`` of ``seed``, each as :func:`rendered_case` draws it alone."""
     for k in range(n):
         yield rendered_case(
-            seed, k, dpi=dpi, overlap_share=overlap_share, degrade_share=degrade_share
-        )
+            seed, k, dpi=dpi, overlap_share=overlap_share, degrade_share=degrade_share,
+            style=style,
+        )  # fmt: skip
 
 
 def score_rendered(
@@ -230,12 +242,14 @@ def rendered_pages(
     dpi: tuple[float, float] = (100.0, 300.0),
     overlap_share: float = 0.5,
     degrade_share: float = 0.5,
+    style: str = "mixed",
     fs: float = FS,
 ) -> Iterator[PageResult]:
     """Digitize and score rendered pages ``0 .. n - 1`` of ``seed`` (see :func:`rendered_case`)."""
     cases = rendered_cases(
-        n=n, seed=seed, dpi=dpi, overlap_share=overlap_share, degrade_share=degrade_share
-    )
+        n=n, seed=seed, dpi=dpi, overlap_share=overlap_share, degrade_share=degrade_share,
+        style=style,
+    )  # fmt: skip
     for case in cases:
         yield score_rendered(
             case.page,

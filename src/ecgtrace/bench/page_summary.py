@@ -24,7 +24,9 @@ class PageRow:
 
     ``n`` pages and ``n_leads`` plotted (page, lead) pairs in the subset; ``snr`` (dB), ``r``
     and ``mse`` (mV^2) are means over those pairs (NaN SNRs dropped); ``layout_acc`` the share
-    of the pages whose layout was found right; ``errors`` the pages that failed; ``seconds`` and
+    of the pages whose layout was found right; ``kaggle_db`` the Kaggle 2025 score of the pages
+    (10 log10 of the mean of their linear ratios; a lead subset takes its pages whole);
+    ``errors`` the pages that failed; ``seconds`` and
     ``p90_seconds`` the mean and 90th percentile of the digitization time per page (s).
     """
 
@@ -37,6 +39,7 @@ class PageRow:
     r: float
     mse: float
     layout_acc: float
+    kaggle_db: float
     errors: int
     seconds: float
     p90_seconds: float
@@ -61,7 +64,8 @@ def _subsets(results: Sequence[PageResult]) -> list[Subset]:
         Subset("degraded", lambda p: bool(p.degradations)),
     ]
     out += [Subset(base, _layout_is(base)) for base in BASE_LAYOUTS]
-    out += [Subset(name, _degraded_by(name)) for name in DEGRADATIONS]
+    applied = dict.fromkeys([*DEGRADATIONS, *(n for p in results for n in p.degradations)])
+    out += [Subset(name, _degraded_by(name)) for name in applied]
     out += [
         Subset("overlap leads", lambda p: p.overlap),
         Subset("no-overlap leads", lambda p: ~p.overlap),
@@ -103,10 +107,16 @@ def _row(source: str, method: str, subset: Subset, pages: Sequence[PageResult]) 
         r=nanmean(np.concatenate([p.r[m] for p, m in chosen])),
         mse=nanmean(np.concatenate([p.mse[m] for p, m in chosen])),
         layout_acc=float(np.mean([p.layout_ok for p in sel])),
+        kaggle_db=_kaggle_db([p.kaggle_ratio for p in sel]),
         errors=sum(p.error is not None for p in sel),
         seconds=float(np.mean(seconds)),
         p90_seconds=float(np.percentile(seconds, 90)),
     )
+
+
+def _kaggle_db(ratios: Sequence[float]) -> float:
+    mean = float(np.mean(ratios)) if len(ratios) else float("nan")
+    return 10.0 * float(np.log10(mean)) if mean > 0 else float("nan")
 
 
 def summarise_pages(results: Iterable[PageResult]) -> list[PageRow]:
@@ -168,7 +178,7 @@ def stage_times_rows(results: Iterable[PageResult]) -> list[StageRow]:
 def pages_table(rows: Sequence[PageRow], title: str) -> Table:
     """The summary rows as the one table the CLI prints and the docs show."""
     heads = ("source", "method", "subset", "n", "leads", "MSE (mV^2)", "r", "SNR (dB)",
-             "layout ok", "s/page", "p90 s", "failed")  # fmt: skip
+             "Kaggle dB", "layout ok", "s/page", "p90 s", "failed")  # fmt: skip
     return table(
         title,
         columns(heads, left=3),
@@ -182,6 +192,7 @@ def pages_table(rows: Sequence[PageRow], title: str) -> Table:
                 f"{r.mse:.4f}",
                 f"{r.r:.3f}",
                 f"{r.snr:.2f}",
+                f"{r.kaggle_db:.2f}",
                 f"{100 * r.layout_acc:.0f} %",
                 f"{r.seconds:.2f}",
                 f"{r.p90_seconds:.2f}",
@@ -240,6 +251,7 @@ def page_record(p: PageResult) -> dict[str, Any]:
         "snr_mean": _num(p.snr_mean),
         "r_mean": _num(p.r_mean),
         "mse_mean": _num(p.mse_mean),
+        "kaggle_ratio": p.kaggle_ratio,
         "snr": _lead_map(p.snr, p.plotted),
         "r": _lead_map(p.r, p.plotted),
         "mse": _lead_map(p.mse, p.plotted),

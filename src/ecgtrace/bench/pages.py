@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from ecgtrace.calibration import DEFAULT_GAIN_MM_MV, DEFAULT_SPEED_MM_S
 from ecgtrace.digitization import Digitization, DigitizeError, DigitizeOptions, StageTimes
 from ecgtrace.leads import LEAD_NAMES, parse_layout
-from ecgtrace.metrics import challenge_align, challenge_snr, mse, pearson_r
+from ecgtrace.metrics import challenge_align, challenge_snr, kaggle_record_ratio, mse, pearson_r
 from ecgtrace.pipeline import digitize_image
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class PageResult:
     times: StageTimes | None
     error: str | None
     warnings: tuple[str, ...] = ()
+    kaggle_ratio: float = 0.0
 
     @property
     def base_layout(self) -> str:
@@ -272,6 +273,7 @@ def score_page(
         times=None if found is None else found.times,
         error=error,
         warnings=() if found is None else found.warnings,
+        kaggle_ratio=kaggle_record_ratio(ref, None if found is None else found.p_signal, fs=fs),
     )
 
 

@@ -233,7 +233,7 @@ def page_speed(*, n: int = 5, threads: int = 2) -> list[PageSpeed]:
 
 
 def page_speed_table(rows: Sequence[PageSpeed], *, n: int, threads: int) -> Table:
-    cols = ("page", "px", "total", "grid", "deskew", "layout", "segment", "extract", "min total")
+    cols = ("page", "px", "total", "rectify", "grid", "layout", "segment", "extract", "min total")
     return table(
         f"digitize, 200 DPI page, {threads} thread(s), median of {n} runs (s)",
         columns(cols),
@@ -242,8 +242,8 @@ def page_speed_table(rows: Sequence[PageSpeed], *, n: int, threads: int) -> Tabl
                 r.page,
                 f"{r.shape[1]}x{r.shape[0]}",
                 f"{r.median.total_s:.2f}",
+                f"{r.median.rectify_s:.2f}",
                 f"{r.median.grid_s:.2f}",
-                f"{r.median.deskew_s:.3f}",
                 f"{r.median.layout_s:.2f}",
                 f"{r.median.segment_s:.2f}",
                 f"{r.median.extract_s:.2f}",

@@ -144,12 +144,22 @@ def eval_pages(
     ] = "rendered",
     n: Annotated[int, typer.Option(help="Rendered pages (ignored for ecgtizer).")] = 100,
     seed: Annotated[int, typer.Option(help="Seed: the same seed draws the same pages.")] = 0,
+    style: Annotated[
+        str,
+        typer.Option(
+            help="rendered: mixed (half degraded), clean, photo (printed, photographed on a "
+            "desk) or scan (printed, office-scanned: skewed, B/W or dithered)."
+        ),
+    ] = "mixed",
     methods: Annotated[
         str, typer.Option(help="Segmenters, comma-separated: unet+ink, unet, classical.")
     ] = "unet+ink",
     dpi: Annotated[
         str,
-        typer.Option(help="rendered: DPI range LOW,HIGH; ecgtizer: each DPI listed (100,200,300)."),
+        typer.Option(
+            help="rendered: DPI range LOW,HIGH (100,300; photo and scan 100,200); ecgtizer: "
+            "each DPI listed (100,200,300)."
+        ),
     ] = "",
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write rows and every page here.")
@@ -158,32 +168,43 @@ def eval_pages(
 ) -> None:
     """Digitize whole pages and score them against their truth (Challenge SNR, r, MSE, layout)."""
     from ecgtrace.bench import page_summary as ps
+    from ecgtrace.bench.page_sources import PAGE_STYLES
 
     if source not in ("rendered", "ecgtizer"):
         fail(f"--source {source!r}: choose rendered or ecgtizer")
-    dpis = floats(dpi or ("200" if source == "ecgtizer" else "100,300"), "--dpi")
+    if style not in PAGE_STYLES:
+        fail(f"--style {style!r}: choose {', '.join(PAGE_STYLES)}")
+    default_dpi = "100,200" if style in ("photo", "scan") else "100,300"
+    dpis = floats(dpi or ("200" if source == "ecgtizer" else default_dpi), "--dpi")
     chosen = comma_list(methods)
-    results = _page_results(source, chosen, dpis, n=n, seed=seed)
+    results = _page_results(source, chosen, dpis, n=n, seed=seed, style=style)
     if source == "ecgtizer":
         rows = ps.summarise_pages_by_dpi(results)
     else:
         rows = ps.summarise_pages(results)
     table = ps.pages_table(
-        rows, f"pages: {source}, methods {methods}, DPI {dpi or dpis}, seed {seed}"
+        rows, f"pages: {source} {style}, methods {methods}, DPI {dpi or dpis}, seed {seed}"
     )
     out.print(table.to_rich())
     out.print(ps.stages_table(ps.stage_times_rows(results)).to_rich())
     if json_out is not None:
         from ecgtrace.io.files import write_json
 
-        run = {"source": source, "n": n, "seed": seed, "dpi": dpi, "methods": chosen}
+        run = {"source": source, "style": style, "n": n, "seed": seed, "dpi": dpi,
+               "methods": chosen}  # fmt: skip
         write_json(json_out, {**ps.pages_json(results, rows), **run})
     if markdown is not None:
         _write_markdown(markdown, table.to_markdown())
 
 
 def _page_results(
-    source: str, methods: Sequence[str], dpis: Sequence[float], *, n: int, seed: int
+    source: str,
+    methods: Sequence[str],
+    dpis: Sequence[float],
+    *,
+    n: int,
+    seed: int,
+    style: str = "mixed",
 ) -> list[PageResult]:
     """Every page of ``source`` digitized by each method (ECGtizer: at each DPI, else at a DPI
     drawn in the range), with a progress bar."""
@@ -204,7 +225,9 @@ def _page_results(
                 else:
                     task = bar.add_task(method, total=n)
                     span = (min(dpis), max(dpis))
-                    for result in rendered_pages(n=n, seed=seed, method=method, dpi=span):
+                    for result in rendered_pages(
+                        n=n, seed=seed, method=method, dpi=span, style=style
+                    ):
                         results.append(result)
                         bar.advance(task)
     except (data.DataError, ValueError) as exc:

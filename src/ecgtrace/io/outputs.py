@@ -200,6 +200,7 @@ def summary(dig: Digitization) -> dict[str, Any]:
             "confidence": float(grid.confidence),
             "minor_visible": bool(grid.minor_visible),
         },
+        "rectification": None if dig.rectification is None else dig.rectification.as_dict(),
         "speed_mm_s": float(dig.speed_mm_s),
         "speed_from": dig.speed_from,
         "gain_mm_mv": float(dig.gain_mm_mv),

@@ -23,7 +23,7 @@ from ecgtrace.digitization import Digitization, DigitizeError, DigitizeOptions, 
 from ecgtrace.grid import Grid, deskew, detect_grid
 from ecgtrace.layout import Layout, LayoutError, LeadBox, find_layout
 from ecgtrace.recording import BoxTrace, assemble, trace_box
-from ecgtrace.rectify import Rectification, rectify
+from ecgtrace.rectify import Rectification, fit_mesh, rectify, unwarp
 from ecgtrace.segment.box import METHODS, segment_box
 from ecgtrace.segment.classical import classical_background_px, darkness
 
@@ -76,16 +76,30 @@ def _find_layout(img: NDArray[np.uint8], grid: Grid, options: DigitizeOptions, n
         raise DigitizeError(f"{name}: layout not recognised: {exc}") from None
 
 
+def _flat(
+    img: NDArray[np.uint8], rect: Rectification, options: DigitizeOptions, name: str
+) -> tuple[NDArray[np.uint8], Rectification, Grid]:
+    """The grid of the rectified page, and the page deskewed and (a photo's) unwarped by it."""
+    grid = _find_grid(img, options.px_per_mm, name)
+    if abs(grid.rotation_deg) > _DESKEW_MIN_DEG:
+        img = deskew(img, grid.rotation_deg, border=255.0)
+        rect = replace(rect, rotation_deg=grid.rotation_deg)
+    if rect.cropped and options.px_per_mm is None:
+        mesh = fit_mesh(img, grid)
+        if mesh is not None:
+            img = unwarp(img, mesh)
+            rect = replace(rect, mesh=mesh)
+    return img, rect, grid
+
+
 def _upright(
     img: NDArray[np.uint8], rect: Rectification, options: DigitizeOptions, name: str
 ) -> tuple[NDArray[np.uint8], Rectification, Grid, Layout, float]:
     """Grid and layout of the rectified page, the right way up, and the seconds spent on the
-    grid (and deskewing): a photographed or turned page without calibration pulses is also
-    read upside down, and kept so if pulses show there."""
+    grid (deskew and unwarp included): a photographed or turned page without calibration
+    pulses is also read upside down, and kept so if pulses show there."""
     t = time.perf_counter()
-    grid = _find_grid(img, options.px_per_mm, name)
-    if abs(grid.rotation_deg) > _DESKEW_MIN_DEG:
-        img = deskew(img, grid.rotation_deg, border=255.0)
+    img, rect, grid = _flat(img, rect, options, name)
     grid_s = time.perf_counter() - t
     try:
         found: Layout | None = _find_layout(img, grid, options, name)
@@ -101,8 +115,7 @@ def _upright(
             other = None
         if other is not None and (found is None or other.pulse_side != "none"):
             log.info("%s: read upside down (pulses stand on its rows that way)", name)
-            rect = replace(rect, turns=(rect.turns + 2) % 4)
-            return flipped, rect, grid_f, other, grid_s
+            return flipped, replace(rect, flipped=True), grid_f, other, grid_s
     if found is None:
         assert error is not None
         raise error

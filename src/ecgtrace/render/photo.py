@@ -113,7 +113,7 @@ def lens(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendered:
             q = q + (p - inverse(q))
         return q
 
-    return warp_page(page, forward, inverse)
+    return warp_page(page, forward, inverse, replicate=True)
 
 
 @degradation

@@ -36,9 +36,15 @@ def homography_map(h_rc: NDArray[np.floating[Any]]) -> PointMap:
 
 
 def remap_image(
-    image: NDArray, inverse: PointMap, out_shape: tuple[int, int], *, border: tuple[int, ...]
+    image: NDArray,
+    inverse: PointMap,
+    out_shape: tuple[int, int],
+    *,
+    border: tuple[int, ...] | None,
 ) -> NDArray:
-    """Resample ``image`` onto an output grid of ``out_shape`` through ``inverse`` (bilinear)."""
+    """Resample ``image`` onto an output grid of ``out_shape`` through ``inverse`` (bilinear);
+    what comes from outside is ``border`` (None: the nearest edge pixel, as a camera sees the
+    surroundings continue)."""
     rr, cc = np.mgrid[0 : out_shape[0], 0 : out_shape[1]].astype(np.float64)
     src = inverse(np.stack([rr.ravel(), cc.ravel()], axis=1))
     map_r = src[:, 0].reshape(out_shape).astype(np.float32)
@@ -48,8 +54,8 @@ def remap_image(
         map_c,
         map_r,
         interpolation=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=border,
+        borderMode=cv2.BORDER_REPLICATE if border is None else cv2.BORDER_CONSTANT,
+        borderValue=border or 0,
     )
 
 
@@ -186,10 +192,14 @@ def warp_page(
     *,
     rotation_deg: float = 0.0,
     border: tuple[int, int, int] | None = None,
+    replicate: bool = False,
 ) -> Rendered:
-    """Resample the image through ``inverse`` and move the truth through ``forward``."""
+    """Resample the image through ``inverse`` and move the truth through ``forward``; what
+    comes from outside is ``border`` (default the paper's colour), or the nearest edge pixel
+    where ``replicate``."""
     shape = out_shape or page.truth.shape
     fill = border or page.truth.spec.grid.paper_colour
-    image = remap_image(page.image, inverse, shape, border=tuple(int(v) for v in fill))
+    edge = None if replicate else tuple(int(v) for v in fill)
+    image = remap_image(page.image, inverse, shape, border=edge)
     truth = warp_truth(page.truth, forward, inverse, shape, rotation_deg=rotation_deg)
     return Rendered(image=image, truth=truth)

@@ -4,37 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.ndimage import map_coordinates
+
+from conftest import assert_truth_on_image
 
 from ecgtrace.render import Rendered, degrade
 from ecgtrace.render.degrade import DEGRADATIONS, GEOMETRIC
-
-
-def _darkness_at(page: Rendered, points: np.ndarray) -> np.ndarray:
-    """Ink darkness in [0, 1] of the image at (row, col) points (bilinear)."""
-    grey = page.image.astype(float).mean(axis=2)
-    paper = float(np.mean(page.truth.spec.grid.paper_colour))
-    vals = map_coordinates(grey, points.T, order=1, mode="nearest")
-    return np.clip((paper - vals) / paper, 0, 1)
-
-
-def _assert_truth_on_image(page: Rendered, min_share: float = 0.97) -> None:
-    for seg in page.truth.segments:
-        pts = seg.polyline[np.all(np.isfinite(seg.polyline), axis=1)]
-        inside = (pts[:, 0] > 1) & (pts[:, 0] < page.truth.shape[0] - 2)
-        inside &= (pts[:, 1] > 1) & (pts[:, 1] < page.truth.shape[1] - 2)
-        dark = _darkness_at(page, pts[inside]) > 0.5
-        assert dark.mean() >= min_share, (seg.label, dark.mean())
-        mask = seg.page_mask(page.truth.shape)
-        grey = page.image.astype(float).mean(axis=2)
-        assert np.mean(grey[mask] < 128) >= min_share, seg.label
 
 
 @pytest.mark.parametrize("degrees", [-7.0, 3.0, 10.0])
 def test_rotation_moves_the_truth(page: Rendered, degrees: float) -> None:
     turned = degrade.rotate(page, degrees=degrees)
     assert turned.truth.rotation_deg == degrees
-    _assert_truth_on_image(turned)
+    assert_truth_on_image(turned)
     # The baseline tilts by the angle: counter-clockwise means it rises to the right.
     zero = turned.truth.segments[-1].zero_line  # the 10 s rhythm strip
     slope = np.polyfit(zero[:, 1], zero[:, 0], 1)[0]
@@ -45,7 +26,7 @@ def test_rotation_moves_the_truth(page: Rendered, degrees: float) -> None:
 def test_warps_move_the_truth(page: Rendered, name: str) -> None:
     warped = DEGRADATIONS[name](page, strength=1.0, rng=3)
     assert not np.array_equal(warped.image, page.image)
-    _assert_truth_on_image(warped)
+    assert_truth_on_image(warped)
 
 
 def test_downscale_scales_px_per_mm_and_keeps_masks(page: Rendered) -> None:
@@ -59,7 +40,7 @@ def test_downscale_scales_px_per_mm_and_keeps_masks(page: Rendered) -> None:
             after.gain_mm_mv * after.px_per_mm_row
         )
         assert np.sqrt(np.mean((mv - after.signal_mv) ** 2)) < 0.01
-    _assert_truth_on_image(small, min_share=0.95)
+    assert_truth_on_image(small, min_share=0.95)
 
 
 @pytest.mark.parametrize("name", sorted(DEGRADATIONS))

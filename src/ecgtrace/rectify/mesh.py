@@ -168,10 +168,14 @@ def fit_mesh(image: NDArray[np.uint8], grid: Grid) -> Mesh | None:
         keep = np.isfinite(field)
         shifts = field[keep]
         noise = _noise(field)
-        # A warp must stand out of the readings' noise (JPEG blocks, blur), or is left alone.
-        if shifts.size < _MIN_TILES or shifts.std() < max(_MIN_SHIFT_PX, _SIGNIFICANT * noise):
+        spread = (
+            1.4826 * float(np.median(np.abs(shifts - np.median(shifts)))) if shifts.size else 0.0
+        )
+        # A warp must stand out of the readings' noise (JPEG blocks, blur) and of the odd
+        # misread tile (a grid's edge), or is left alone.
+        if shifts.size < _MIN_TILES or spread < max(_MIN_SHIFT_PX, _SIGNIFICANT * noise):
             log.debug("mesh axis %d: %d tiles, spread %.2f px, noise %.2f px: no warp",
-                      axis, shifts.size, shifts.std() if shifts.size else 0.0, noise)  # fmt: skip
+                      axis, shifts.size, spread, noise)  # fmt: skip
             fields.append(np.zeros((lattice_r.size, lattice_c.size), np.float32))
             n_tiles.append(shifts.size)
             continue

@@ -18,8 +18,9 @@ from ecgtrace.segment.classical import darkness
 
 _WORK_PX = 800  # the long side of the copy the profiles are taken on
 _SMOOTH = 0.025  # profiles are smoothed over this share of their length (> a 5 mm period)
-_CLEAR = 1.3  # profiles this much more peaked one way decide alone
-_INK = 0.3  # darkness above which a pixel is ink, for the stroke shapes
+_CLEAR_ASPECT = 0.3  # |mean log(width / height)| of the strokes that decides alone
+_INK = 0.5  # share of the darkest ink's darkness above which a pixel is ink (stroke shapes)
+_INK_MIN = 0.08  # and never below this darkness
 _MIN_STROKE = 0.0005  # strokes smaller than this share of the image are text or noise
 
 
@@ -49,7 +50,11 @@ def trace_axis_scores(dark: NDArray[np.float32]) -> tuple[float, float]:
 def stroke_aspect(dark: NDArray[np.float32]) -> float | None:
     """The ink-weighted mean log(width / height) of the large connected strokes of a darkness
     map: > 0 where strokes run along rows; None where there are none."""
-    ink = (dark > _INK).astype(np.uint8)
+    # Thin pens come out light on the small copy: the threshold follows the darkest ink, and a
+    # 3x3 dilation rejoins strokes the downscaling broke.
+    level = float(np.percentile(dark, 99.5))
+    ink = (dark > max(_INK_MIN, _INK * level)).astype(np.uint8)
+    ink = cv2.dilate(ink, np.ones((3, 3), np.uint8))
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     stats = stats[1:]
     big = stats[stats[:, 4] > _MIN_STROKE * ink.size]
@@ -63,10 +68,8 @@ def quarter_turns(image: NDArray[np.uint8]) -> int:
     """0 for an upright (or upside-down) RGB (rows, cols, 3) uint8 page, 1 where turning it
     counter-clockwise by 90 deg (``np.rot90(image, 1)``) brings its traces horizontal."""
     dark = _darkness(image)
-    upright, turned = trace_axis_scores(dark)
-    if max(upright, turned) > _CLEAR * min(upright, turned):
-        return int(turned > upright)
     aspect = stroke_aspect(dark)
-    if aspect is None:
-        return int(turned > upright)
-    return int(aspect < 0)
+    if aspect is not None and abs(aspect) >= _CLEAR_ASPECT:
+        return int(aspect < 0)
+    upright, turned = trace_axis_scores(dark)
+    return int(turned > upright)

@@ -14,7 +14,7 @@ from ecgtrace.leads import LEAD_NAMES
 from ecgtrace.metrics import lead_snrs
 from ecgtrace.pipeline import digitize_pages
 from ecgtrace.recording import combine, einthoven_rms
-from ecgtrace.render import PageSpec, Rendered, degrade, render_page
+from ecgtrace.render import GridStyle, PageSpec, Rendered, degrade, render_page
 
 
 def _snrs(page: Rendered, dig: Digitization) -> np.ndarray:
@@ -153,3 +153,18 @@ def test_einthoven_holds_on_a_real_record(record: Record) -> None:
     swapped = record.p_signal.copy()
     swapped[:, [1, 2]] = swapped[:, [2, 1]]
     assert einthoven_rms(swapped, record.fs) > 0.05
+
+
+@pytest.mark.parametrize("calibration", ["left", "none"])
+def test_gridless_page_is_scaled_by_its_pulses(record: Record, calibration: str) -> None:
+    spec = PageSpec(grid=GridStyle.named("red", style="none"), calibration=calibration, dpi=150)
+    page = render_page(record.p_signal, record.fs, spec, rng=0)
+    if calibration == "none":
+        with pytest.raises(DigitizeError, match="no ECG grid found .* no calibration pulses"):
+            digitize(page.image, source="bare.png")
+        return
+    found = digitize(page.image, source="bare.png")
+    assert not found.grid.found
+    assert found.grid.px_per_mm_row == pytest.approx(page.truth.px_per_mm_row, rel=0.02)
+    assert found.layout.name == "3x4+II"
+    assert any("no grid found" in w for w in found.warnings)

@@ -30,6 +30,10 @@ from ecgtrace.segment.classical import classical_background_px, darkness
 log = logging.getLogger(__name__)
 
 _DESKEW_MIN_DEG = 0.05  # turns smaller than this are left in (a fraction of a px per page)
+# A gridless image shaped like a page (letter or A4, either way up) is taken for one, its long
+# side between the two sizes' (279.4 and 297 mm) until its calibration pulses measure it.
+_PAGE_ASPECT = (1.15, 1.6)
+_PAGE_LONG_MM = 288.0
 
 
 def _check(img: NDArray[np.uint8], options: DigitizeOptions, source: str, name: str) -> None:
@@ -49,17 +53,41 @@ def _check(img: NDArray[np.uint8], options: DigitizeOptions, source: str, name: 
 
 
 def _find_grid(image: NDArray[np.uint8], px_per_mm: float | None, name: str) -> Grid:
+    """The page's grid; where none is seen, a page-sized image gets a scale guessed from its
+    size (``found`` False), to be measured by its calibration pulses (:func:`_pulse_scaled`)."""
     grid = detect_grid(image)
     if px_per_mm is not None:
         if not px_per_mm > 0:
             raise DigitizeError(f"{name}: px_per_mm must be > 0, got {px_per_mm}")
         return replace(grid, px_per_mm_row=px_per_mm, px_per_mm_col=px_per_mm, found=True)
-    if not grid.found:
-        raise DigitizeError(
-            f"{name}: not an ECG page: no ECG grid found (confidence {grid.confidence:.2f}); "
-            "a page without a grid needs its px/mm given"
-        )
-    return grid
+    if grid.found:
+        return grid
+    rows, cols = image.shape[:2]
+    if not _PAGE_ASPECT[0] <= max(rows, cols) / min(rows, cols) <= _PAGE_ASPECT[1]:
+        raise _no_grid(name, grid)
+    guess = max(rows, cols) / _PAGE_LONG_MM
+    return replace(grid, px_per_mm_row=guess, px_per_mm_col=guess, found=False)
+
+
+def _no_grid(name: str, grid: Grid) -> DigitizeError:
+    return DigitizeError(
+        f"{name}: not an ECG page: no ECG grid found (confidence {grid.confidence:.2f}) and no "
+        "calibration pulses to measure the scale by; a page without a grid needs its px/mm given"
+    )
+
+
+def _pulse_scaled(
+    img: NDArray[np.uint8], grid: Grid, found: Layout, options: DigitizeOptions, name: str
+) -> tuple[Grid, Layout]:
+    """A gridless page's scale measured by its calibration pulses (each is 1 mV tall: the
+    settled gain in mm), and its layout found again at that scale. Raises without pulses."""
+    heights = [p.height_mm for p in found.pulses]
+    if not heights:
+        raise _no_grid(name, grid)
+    ppm = grid.px_per_mm_row * float(np.median(heights)) / found.calibration.gain_mm_mv
+    scaled = replace(grid, px_per_mm_row=ppm, px_per_mm_col=ppm)
+    log.info("%s: no grid; %.2f px/mm from %d calibration pulses", name, ppm, len(heights))
+    return scaled, _find_layout(img, scaled, options, name)
 
 
 def _find_layout(img: NDArray[np.uint8], grid: Grid, options: DigitizeOptions, name: str) -> Layout:
@@ -115,10 +143,12 @@ def _upright(
             other = None
         if other is not None and (found is None or other.pulse_side != "none"):
             log.info("%s: read upside down (pulses stand on its rows that way)", name)
-            return flipped, replace(rect, flipped=True), grid_f, other, grid_s
+            img, rect, grid, found = flipped, replace(rect, flipped=True), grid_f, other
     if found is None:
         assert error is not None
-        raise error
+        raise _no_grid(name, grid) if not grid.found else error
+    if not grid.found:
+        grid, found = _pulse_scaled(img, grid, found, options, name)
     return img, rect, grid, found, grid_s
 
 
@@ -174,6 +204,8 @@ def digitize_image(
     n = max(1, round(found.duration_s * options.fs))
     p_signal, warnings = assemble(found.boxes, read, n_samples=n, fs=options.fs)
     warnings = [*found.calibration.warnings, *warnings]
+    if not grid.found:
+        warnings.insert(0, "no grid found: the scale comes from the calibration pulses")
     t_end = time.perf_counter()
     # The boxes ran interleaved: their wall time is split by the two stages' shares.
     segment_s = (t_boxes - t_layout) * seg_cpu / max(seg_cpu + ext_cpu, 1e-9)

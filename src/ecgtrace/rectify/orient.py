@@ -54,7 +54,7 @@ def stroke_aspect(dark: NDArray[np.float32]) -> float | None:
     # 3x3 dilation rejoins strokes the downscaling broke.
     level = float(np.percentile(dark, 99.5))
     ink = (dark > max(_INK_MIN, _INK * level)).astype(np.uint8)
-    ink = cv2.dilate(ink, np.ones((3, 3), np.uint8))
+    ink = np.asarray(cv2.dilate(ink, np.ones((3, 3), np.uint8)), np.uint8)
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     stats = stats[1:]
     big = stats[stats[:, 4] > _MIN_STROKE * ink.size]

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from conftest import assert_truth_on_image
-
 from ecgtrace.render import Rendered, degrade
 from ecgtrace.render.degrade import DEGRADATIONS, GEOMETRIC
 

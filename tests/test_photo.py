@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_truth_on_image
 
+from conftest import assert_truth_on_image
 from ecgtrace.data import Record
 from ecgtrace.render import PageSpec, Rendered, render_page
 from ecgtrace.render.photo import (

@@ -160,7 +160,7 @@ def test_gridless_page_is_scaled_by_its_pulses(record: Record, calibration: str)
     spec = PageSpec(grid=GridStyle.named("red", style="none"), calibration=calibration, dpi=150)
     page = render_page(record.p_signal, record.fs, spec, rng=0)
     if calibration == "none":
-        with pytest.raises(DigitizeError, match="no ECG grid found .* no calibration pulses"):
+        with pytest.raises(DigitizeError, match=r"no ECG grid found .* no calibration pulses"):
             digitize(page.image, source="bare.png")
         return
     found = digitize(page.image, source="bare.png")

@@ -1,6 +1,6 @@
 """Rectification: a photo or scan of a printed page turned into a square-on, upright, flat page.
 
-``image -> find_page (the sheet against the desk) -> rectify_page (homography) -> quarter_turns
+``image -> descreen (a B/W scan's halftone back to grey) -> find_page (the sheet on the desk) -> rectify_page (homography) -> quarter_turns
 (traces horizontal)``; after the grid stage has measured and taken out the small rotation,
 ``fit_mesh``/``unwarp`` remove the smooth non-rigid rest (curl, lens) from the grid itself.
 The grid stage measures the pitch along rows and cols separately, so the rectified page need not
@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgtrace._arrays import rotation_rc
+from ecgtrace.rectify.ink import black_and_white, descreen
 from ecgtrace.rectify.mesh import Mesh, fit_mesh, unwarp
 from ecgtrace.rectify.orient import quarter_turns
 from ecgtrace.rectify.page import PageQuad, find_page, rectify_page
@@ -24,6 +25,8 @@ __all__ = [
     "Mesh",
     "PageQuad",
     "Rectification",
+    "black_and_white",
+    "descreen",
     "find_page",
     "fit_mesh",
     "quarter_turns",
@@ -66,6 +69,7 @@ class Rectification:
     rotation_deg: float = 0.0
     mesh: Mesh | None = None
     flipped: bool = False
+    descreened: bool = False
 
     @property
     def cropped(self) -> bool:
@@ -98,6 +102,7 @@ class Rectification:
             "quarter_turns": (self.turns + 2 * self.flipped) % 4,
             "deskew_deg": float(self.rotation_deg),
             "mesh_max_shift_px": None if self.mesh is None else self.mesh.max_shift_px,
+            "descreened": self.descreened,
         }
 
 
@@ -106,6 +111,9 @@ def rectify(image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], Rectification]
     traces run along rows: (the new image, what was done). A page filling the frame is only
     turned (if its traces run along cols); an upright one is returned as it is."""
     shape = (int(image.shape[0]), int(image.shape[1]))
+    bw = black_and_white(image)
+    if bw:
+        image = descreen(image)
     quad = find_page(image)
     corners = homography = None
     if quad is not None:
@@ -115,5 +123,7 @@ def rectify(image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], Rectification]
     turns = quarter_turns(image)
     if turns:
         image = np.ascontiguousarray(np.rot90(image, turns))
-    rect = Rectification(shape, page_shape, corners=corners, homography=homography, turns=turns)
+    rect = Rectification(
+        shape, page_shape, corners=corners, homography=homography, turns=turns, descreened=bw
+    )
     return image, rect

@@ -1,8 +1,9 @@
 """Rectification: a photo or scan of a printed page turned into a square-on, upright, flat page.
 
-``image -> descreen (a B/W scan's halftone back to grey) -> find_page (the sheet on the desk) -> rectify_page (homography) -> quarter_turns
-(traces horizontal)``; after the grid stage has measured and taken out the small rotation,
-``fit_mesh``/``unwarp`` remove the smooth non-rigid rest (curl, lens) from the grid itself.
+``image -> descreen (a B/W scan's halftone back to grey) -> find_page (the sheet on the desk)
+-> rectify_page (homography) -> quarter_turns (traces horizontal)``; after the grid stage has
+measured and taken out the small rotation, ``fit_mesh``/``unwarp`` remove the smooth non-rigid
+rest (curl, lens) from the grid itself.
 The grid stage measures the pitch along rows and cols separately, so the rectified page need not
 have the paper's aspect ratio. Which way up a turned page goes is decided by the calibration
 pulses in the pipeline (an upside-down page has none standing on its rows).
@@ -16,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgtrace._arrays import rotation_rc
-from ecgtrace.rectify.ink import black_and_white, descreen
+from ecgtrace.rectify.ink import black_and_white, descreen, halftone
 from ecgtrace.rectify.mesh import Mesh, fit_mesh, unwarp
 from ecgtrace.rectify.orient import quarter_turns
 from ecgtrace.rectify.page import PageQuad, find_page, rectify_page
@@ -29,6 +30,7 @@ __all__ = [
     "descreen",
     "find_page",
     "fit_mesh",
+    "halftone",
     "quarter_turns",
     "rectify",
     "rectify_page",
@@ -111,7 +113,7 @@ def rectify(image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], Rectification]
     traces run along rows: (the new image, what was done). A page filling the frame is only
     turned (if its traces run along cols); an upright one is returned as it is."""
     shape = (int(image.shape[0]), int(image.shape[1]))
-    bw = black_and_white(image)
+    bw = halftone(image)
     if bw:
         image = descreen(image)
     quad = find_page(image)

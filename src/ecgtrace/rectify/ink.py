@@ -17,6 +17,8 @@ _CHROMA = 40  # a 99th-percentile channel spread above this (0-255) is a colour 
 _PAPER = 200  # grey levels below this are printed
 _BLACK = 100  # and below this black
 _BW_SHARE = 0.5  # this share of the printed pixels black makes a page black-and-white
+_WINDOW = 512  # half the side (px) of the central window the dots are counted in
+_ISOLATED = 0.1  # this share of black pixels standing alone makes a halftone
 _DESCREEN_SIGMA_PX = 2.0  # Gaussian blur over about a dither cell at scanning resolutions
 
 
@@ -30,6 +32,24 @@ def black_and_white(image: NDArray[np.uint8]) -> bool:
         sample = sample.mean(axis=2)
     printed = sample < _PAPER
     return bool(printed.any()) and float(np.mean(sample[printed] < _BLACK)) >= _BW_SHARE
+
+
+def halftone(image: NDArray[np.uint8]) -> bool:
+    """Whether a B/W ``image`` (see :func:`black_and_white`) prints grey as dots: many of its
+    black pixels (in a central window, at full resolution) stand alone (<= 2 black neighbours)
+    where strokes and thresholded lines have runs of neighbours."""
+    if not black_and_white(image):
+        return False
+    rows, cols = image.shape[:2]
+    r0, c0 = max(0, rows // 2 - _WINDOW), max(0, cols // 2 - _WINDOW)
+    win = np.asarray(image)[r0 : r0 + 2 * _WINDOW, c0 : c0 + 2 * _WINDOW]
+    grey = win.mean(axis=2) if win.ndim == 3 else win
+    black = (grey < 128).astype(np.float32)
+    if not black.any():
+        return False
+    neighbours = cv2.filter2D(black, -1, np.ones((3, 3), np.float32),
+                              borderType=cv2.BORDER_CONSTANT) - black  # fmt: skip
+    return float(np.mean(neighbours[black > 0] <= 2)) >= _ISOLATED
 
 
 def descreen(image: NDArray[np.uint8]) -> NDArray[np.uint8]:

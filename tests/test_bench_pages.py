@@ -219,3 +219,24 @@ def test_ecgtizer_overlap_flags_the_invaded_lead() -> None:
     # V2 (row 2, column 3: 5-7.5 s) climbs 3 mV: 1 mV short of row 1's baseline, 40 mm above.
     signal[2600:2700, LEAD_NAMES.index("V2")] = 3.0
     assert [LEAD_NAMES[j] for j in np.flatnonzero(ecgtizer_overlap(signal))] == ["V1"]
+
+
+def test_photo_style_page_is_the_clean_page_photographed(shared_data: None) -> None:
+    photo = rendered_case(0, 3, dpi=DPI, style="photo")
+    again = rendered_case(0, 3, dpi=DPI, style="photo")
+    clean = rendered_case(0, 3, dpi=DPI, style="clean")
+    assert "on_background" in photo.degradations and photo.degradations == again.degradations
+    np.testing.assert_array_equal(photo.page.image, again.page.image)
+    assert clean.ecg_id == photo.ecg_id and not clean.degradations
+    np.testing.assert_array_equal(clean.page.truth.signal_plotted, photo.page.truth.signal_plotted)
+    assert photo.page.truth.shape != clean.page.truth.shape  # the desk around the sheet
+    with pytest.raises(ValueError, match="unknown page style"):
+        rendered_case(0, 3, style="fax")
+
+
+def test_kaggle_ratio_follows_the_reading(clean_3x4: PageResult) -> None:
+    # A clean page read well: the Kaggle 2025 ratio is far above that of 0 mV everywhere.
+    ref = clean_3x4
+    assert ref.kaggle_ratio > 3.0
+    rows = summarise_pages([ref])
+    assert rows[0].kaggle_db == pytest.approx(10 * np.log10(ref.kaggle_ratio))

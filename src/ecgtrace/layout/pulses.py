@@ -55,8 +55,9 @@ class PulseSearch:
 
 def _pulse_edges(
     ink: NDArray[np.bool_], row: TraceRow, side: str, geo: PulseGeometry
-) -> tuple[float, float] | None:
-    """The cols (px) of the two vertical strokes of a calibration pulse at one end of a row:
+) -> tuple[float, float, float] | None:
+    """The cols (px) of the two vertical strokes of a calibration pulse at one end of a row, and
+    how far (px) above the row's level their tops (the plateau) are:
     equally tall, 2.5-12 mm apart (0.2 s at 12.5-60 mm/s), within 16 mm of the row's end (the
     pulse's inside can break the row's run of ink, so on either side of it); of several pairs,
     the one whose foot is nearest the row's level. None when there is no such pair."""
@@ -74,7 +75,7 @@ def _pulse_edges(
             cols = np.flatnonzero((labels[sl] == k).any(axis=0)) + sl[1].start
             strokes.append((sl[0].start, sl[0].stop - 1, float(cols.mean())))
     tol = max(2.0, 0.6 * geo.ppm_row)
-    best: tuple[float, float, float] | None = None
+    best: tuple[float, float, float, float] | None = None
     for a in strokes:
         for b in strokes:
             if not 2.5 <= (b[2] - a[2]) / geo.ppm_col <= 12.0:
@@ -83,8 +84,23 @@ def _pulse_edges(
                 continue
             off = abs(r0 + 0.5 * (a[1] + b[1]) - row.peak)
             if best is None or off < best[0]:
-                best = (off, c0 + a[2], c0 + b[2])
-    return None if best is None else (best[1], best[2])
+                best = (off, c0 + a[2], c0 + b[2], row.peak - r0 - 0.5 * (a[0] + b[0]))
+    return None if best is None else (best[1], best[2], best[3])
+
+
+def _plateau(
+    above: NDArray[np.float64], foot: float, stroke_top: float | None, geo: PulseGeometry
+) -> float:
+    """The pulse's plateau among the lines ``above`` its foot: the one where its strokes end
+    (row ``stroke_top``, when they were seen, if it makes a pulse of 2.5-25 mm), else the one
+    nearest the stated gain (a grid line inside a tall pulse must not pass for a short pulse's
+    top)."""
+    if stroke_top is not None:
+        near = float(above[np.argmin(np.abs(above - stroke_top))])
+        close = abs(near - stroke_top) <= max(2.0, geo.ppm_row) + geo.stroke
+        if close and 2.5 <= (foot - near) / geo.ppm_row <= 25.0:
+            return near
+    return float(above[np.argmin(np.abs(foot - above - geo.gain_px))])
 
 
 def _leading(mask: NDArray[np.bool_]) -> int:
@@ -112,6 +128,7 @@ def _measure_pulse(
     side: str,
     edges: tuple[float, float],
     geo: PulseGeometry,
+    stroke_rise: float | None = None,
 ) -> PulseHit | None:
     """The pulse between ``edges`` (cols, px) of one row, and the col (px) of the trace's first
     (``side="left"``) or last sample. Its foot is the line outside the strokes nearest the row's
@@ -144,7 +161,7 @@ def _measure_pulse(
     above = tops[(tops <= foot - 2.5 * geo.ppm_row) & (tops >= foot - 40.0 * geo.ppm_row)]
     if above.size == 0:
         return None
-    top = float(above[np.argmin(np.abs(foot - above - geo.gain_px))])
+    top = _plateau(above, foot, None if stroke_rise is None else row.peak - stroke_rise, geo)
     # Both strokes must run from the plateau down to the foot.
     span = slice(math.ceil(top + geo.stroke), math.floor(foot - geo.stroke) + 1)
     for c in (a, b):
@@ -189,11 +206,17 @@ def find_pulses(
     keeps a row whose pulse is crowded by its neighbours'."""
     best = PulseSearch("none", ())
     for side in ("left", "right"):
-        found = [e for e in (_pulse_edges(ink, row, side, geo) for row in rows) if e is not None]
+        per_row = [_pulse_edges(ink, row, side, geo) for row in rows]
+        found = [e for e in per_row if e is not None]
         if not found:
             continue
         edges = (float(np.median([e[0] for e in found])), float(np.median([e[1] for e in found])))
-        hits = [_measure_pulse(d, ink, row, i, side, edges, geo) for i, row in enumerate(rows)]
+        # A row whose strokes were crowded out takes the others' rise above their rows.
+        rise = float(np.median([e[2] for e in found]))
+        hits = [
+            _measure_pulse(d, ink, row, i, side, edges, geo, rise if e is None else e[2])
+            for i, (row, e) in enumerate(zip(rows, per_row, strict=True))
+        ]
         kept = tuple(h for h in hits if h is not None)
         if len(kept) > len(best.hits):
             best = PulseSearch(side, kept)

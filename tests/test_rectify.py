@@ -96,3 +96,12 @@ def test_real_photo_filling_the_frame_is_not_cut() -> None:
         pytest.skip("shared photos not present")
     # Vignetting darkens the corners: a paper-coloured blob, not a sheet on a desk.
     assert find_page(read_image(path)) is None
+
+
+def test_a_photo_of_a_desk_is_refused_not_traced() -> None:
+    from ecgtrace.digitization import DigitizeError
+    from ecgtrace.render.photo import _background
+
+    desk = np.clip(_background((900, 1200), np.random.default_rng(0)), 0, 255).astype(np.uint8)
+    with pytest.raises(DigitizeError, match="^desk.jpg: not an ECG page"):
+        digitize_image(desk, source="desk.jpg")

@@ -103,5 +103,5 @@ def test_a_photo_of_a_desk_is_refused_not_traced() -> None:
     from ecgtrace.render.photo import _background
 
     desk = np.clip(_background((900, 1200), np.random.default_rng(0)), 0, 255).astype(np.uint8)
-    with pytest.raises(DigitizeError, match="^desk.jpg: not an ECG page"):
+    with pytest.raises(DigitizeError, match=r"^desk\.jpg: not an ECG page"):
         digitize_image(desk, source="desk.jpg")

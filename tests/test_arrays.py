@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecgtrace._arrays import cv_points, parabolic_offset, rotation_rc, true_runs, vertical_runs
+from ecgtrace._arrays import (
+    cv_points,
+    parabolic_offset,
+    perspective_rc,
+    rotation_rc,
+    swap_axes,
+    true_runs,
+    vertical_runs,
+)
 
 
 def test_true_runs_are_half_open() -> None:
@@ -40,3 +48,12 @@ def test_vertical_runs_per_column() -> None:
     assert list(zip(col.tolist(), start.tolist(), stop.tolist(), strict=True)) == [
         (0, 0, 2), (0, 3, 4), (1, 1, 4),
     ]  # fmt: skip
+
+
+def test_perspective_rc_maps_the_corners_in_row_col() -> None:
+    src = np.array([[0, 0], [0, 99], [49, 99], [49, 0]], float)
+    dst = np.array([[3, 5], [1, 120], [60, 110], [55, 2]], float)
+    h = perspective_rc(src, dst)
+    hom = np.concatenate([src, np.ones((4, 1))], axis=1) @ h.T
+    np.testing.assert_allclose(hom[:, :2] / hom[:, 2:], dst, atol=1e-3)
+    np.testing.assert_array_equal(swap_axes(swap_axes(h)), h)

@@ -1,10 +1,12 @@
 """Small array idioms every stage uses, written once: runs of a boolean vector, a parabola's
-sub-sample peak, a rotation about a centre, (row, col) points for OpenCV's drawing calls."""
+sub-sample peak, a rotation about a centre, a perspective map between (row, col) quads, (row,
+col) points for OpenCV's drawing calls."""
 
 from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -36,6 +38,23 @@ def rotation_rc(angle_deg: float, centre: tuple[float, float]) -> NDArray[np.flo
     m[:2, :2] = rot
     m[:2, 2] = np.array([cr, cc]) - rot @ np.array([cr, cc])
     return m
+
+
+_SWAP = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1]], dtype=np.float64)
+
+
+def swap_axes(h: ArrayLike) -> NDArray[np.float64]:
+    """A 3x3 homography over (row, col, 1) as one over OpenCV's (x, y, 1) = (col, row, 1), and
+    back (the swap is its own inverse)."""
+    return _SWAP @ np.asarray(h, dtype=np.float64) @ _SWAP
+
+
+def perspective_rc(src_rc: ArrayLike, dst_rc: ArrayLike) -> NDArray[np.float64]:
+    """(3, 3) on (row, col, 1): the homography taking the four (row, col) points ``src_rc``
+    (4, 2) to ``dst_rc`` (4, 2) (OpenCV solves it in (x, y))."""
+    src = np.asarray(src_rc, dtype=np.float64)[:, ::-1].astype(np.float32)
+    dst = np.asarray(dst_rc, dtype=np.float64)[:, ::-1].astype(np.float32)
+    return swap_axes(cv2.getPerspectiveTransform(src, dst))
 
 
 def cv_points(points_rc: ArrayLike, *, shift: int = CV_SHIFT) -> NDArray[np.int32]:

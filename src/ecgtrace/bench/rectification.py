@@ -12,7 +12,7 @@ within 0.5 % of the page's median scale, on both axes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +24,7 @@ from ecgtrace.digitization import DigitizeError
 from ecgtrace.pipeline import digitize_image
 from ecgtrace.render import Rendered
 
+DPI = (100.0, 200.0)  # as ``eval pages --style photo`` draws them
 UNIFORM = 0.005  # the target: local scales within 0.5 % of the page's
 WINDOW_S = 1.0
 MIN_SPAN_MM = 3.0  # a window must span this much amplitude for a row scale
@@ -48,7 +49,9 @@ class PageFlatness:
         return self.error is None and max(self.max_col, self.max_row) <= UNIFORM
 
 
-def _scales(clean: Rendered, photo: Rendered, forward) -> tuple[NDArray, NDArray]:  # type: ignore[no-untyped-def]
+def _scales(
+    clean: Rendered, photo: Rendered, forward: Callable[[NDArray[np.float64]], NDArray[np.float64]]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per window: (scale along cols, scale along rows or NaN) of clean -> rectified."""
     cols, rows = [], []
     ppm = clean.truth.px_per_mm_row
@@ -76,9 +79,8 @@ def _deviation(scales: NDArray[np.float64]) -> NDArray[np.float64]:
 def flatness(seed: int, index: int) -> PageFlatness:
     """Rectify photo page ``index`` of ``seed`` (as the page benchmark draws it, 100-200 DPI)
     and measure how uniform its scale came out."""
-    kwargs = {"dpi": (100.0, 200.0)}
-    photo = rendered_case(seed, index, style="photo", **kwargs)  # type: ignore[arg-type]
-    clean = rendered_case(seed, index, style="clean", **kwargs)  # type: ignore[arg-type]
+    photo = rendered_case(seed, index, style="photo", dpi=DPI)
+    clean = rendered_case(seed, index, style="clean", dpi=DPI)
     try:
         found = digitize_image(photo.page.image, source=photo.name)
     except DigitizeError as exc:

@@ -190,8 +190,8 @@ def fit_mesh(image: NDArray[np.uint8], grid: Grid) -> Mesh | None:
         return None
     # Lattice point k sits at k * _LATTICE_PX: resize so pixel (r, c) reads (r / L, c / L).
     shift = np.empty((rows, cols, 2), np.float32)
+    map_r, map_c = np.mgrid[0:rows, 0:cols].astype(np.float32) / _LATTICE_PX
     for k in (0, 1):
-        map_r, map_c = np.mgrid[0:rows, 0:cols].astype(np.float32) / _LATTICE_PX
         shift[..., k] = cv2.remap(coarse[..., k], map_c, map_r, interpolation=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
     log.debug("mesh: %s tiles, largest shift %.1f px", n_tiles, largest)

@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from ecgtrace._arrays import perspective_rc, swap_axes
+
 log = logging.getLogger(__name__)
 
 _WORK_PX = 640  # the long side of the copy the page is looked for in
@@ -201,10 +203,7 @@ def rectify_page(
     homography over (row, col, 1) that takes ``image``'s points to the rectified image's."""
     rows, cols = quad.size
     target = np.array([[0, 0], [0, cols - 1], [rows - 1, cols - 1], [rows - 1, 0]], np.float64)
-    h_xy = cv2.getPerspectiveTransform(
-        quad.corners[:, ::-1].astype(np.float32), target[:, ::-1].astype(np.float32)
-    )
-    out = cv2.warpPerspective(image, h_xy, (cols, rows), flags=cv2.INTER_LINEAR,
+    h = perspective_rc(quad.corners, target)
+    out = cv2.warpPerspective(image, swap_axes(h), (cols, rows), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-    swap = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1]], dtype=np.float64)
-    return np.asarray(out, dtype=np.uint8), swap @ np.asarray(h_xy, np.float64) @ swap
+    return np.asarray(out, dtype=np.uint8), h

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ecgtrace._arrays import rotation_rc
+from ecgtrace._arrays import perspective_rc, rotation_rc
 from ecgtrace.render._degradation import Rng, as_u8, degradation
 from ecgtrace.render.truth import Rendered
 from ecgtrace.render.warp import homography_map, warp_page, warp_truth
@@ -33,12 +33,7 @@ def perspective(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Re
     src = np.array([[0, 0], [0, cols - 1], [rows - 1, cols - 1], [rows - 1, 0]], np.float64)
     jitter = rng.uniform(-1, 1, size=(4, 2)) * 0.06 * strength * np.array([rows, cols])
     dst = src + jitter
-    # cv2 solves in (x, y): swap to (col, row) and back by conjugating with the swap matrix.
-    h_xy = cv2.getPerspectiveTransform(
-        src[:, ::-1].astype(np.float32), dst[:, ::-1].astype(np.float32)
-    )
-    swap = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1]], dtype=np.float64)
-    h = swap @ h_xy @ swap
+    h = perspective_rc(src, dst)
     return warp_page(page, homography_map(h), homography_map(np.linalg.inv(h)))
 
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ecgtrace._arrays import rotation_rc
+from ecgtrace._arrays import perspective_rc, rotation_rc
 from ecgtrace.render._degradation import Rng, as_u8, degradation, smooth_field, with_image
 from ecgtrace.render.truth import Rendered
 from ecgtrace.render.warp import homography_map, remap_image, warp_page, warp_truth
@@ -44,12 +44,6 @@ def _background(shape: tuple[int, int], rng: np.random.Generator) -> NDArray[np.
         field = field + 0.6 * amp * grain
     fine = 0.25 * amp * smooth_field(shape, 1.5, rng)
     return np.clip(tone[None, None, :] + (field + fine)[..., None], 0, 255)
-
-
-def _swap_xy(h_xy: NDArray[np.float64]) -> NDArray[np.float64]:
-    """A homography over (x, y) = (col, row) as one over (row, col)."""
-    swap = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1]], dtype=np.float64)
-    return swap @ h_xy @ swap
 
 
 @degradation
@@ -81,10 +75,7 @@ def on_background(
         int(np.ceil(dst[:, 0].max() + margin[0])),
         int(np.ceil(dst[:, 1].max() + margin[1])),
     )
-    h_xy = cv2.getPerspectiveTransform(
-        corners[:, ::-1].astype(np.float32), dst[:, ::-1].astype(np.float32)
-    )
-    h = _swap_xy(np.asarray(h_xy, dtype=np.float64))
+    h = perspective_rc(corners, dst)
     forward, inverse = homography_map(h), homography_map(np.linalg.inv(h))
     moved = warp_page(page, forward, inverse, out_shape, rotation_deg=angle)
     ones = np.full((rows, cols), 255, np.uint8)

@@ -36,24 +36,39 @@ _LATTICE_PX = 16  # the fitted field is evaluated on this lattice, then interpol
 
 @dataclass(frozen=True, eq=False)
 class Mesh:
-    """A smooth displacement field over an image: ``shift`` (rows, cols, 2) float32 (row, col)
-    px such that output pixel ``q`` samples the input at ``q + shift[q]``; ``tiles`` the number
-    of tile readings it was fitted to and ``max_shift_px`` its largest displacement."""
+    """A smooth displacement field over an image of ``shape`` (rows, cols): ``coarse`` (m, n, 2)
+    float32 (row, col) px on a lattice of one point every ``_LATTICE_PX`` px, bilinear between
+    (kept coarse: a full-size field is 8 bytes a pixel), such that output pixel ``q`` samples the
+    input at ``q + shift(q)``; ``tiles`` the number of tile readings it was fitted to and
+    ``max_shift_px`` its largest displacement."""
 
-    shift: NDArray[np.float32]
+    coarse: NDArray[np.float32]
+    shape: tuple[int, int]
     tiles: int
     max_shift_px: float
 
+    def shift_at(self, rows: NDArray[np.float32], cols: NDArray[np.float32]) -> NDArray:
+        """(..., 2) float32 shift (row, col) px at pixel positions ``rows``, ``cols`` (same
+        shape, float32)."""
+        out = np.empty((*rows.shape, 2), np.float32)
+        map_r, map_c = rows / np.float32(_LATTICE_PX), cols / np.float32(_LATTICE_PX)
+        for k in (0, 1):
+            out[..., k] = cv2.remap(self.coarse[..., k], map_c, map_r,
+                                    interpolation=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        return out
+
     def forward(self, points: NDArray[np.float64]) -> NDArray[np.float64]:
         """(n, 2) (row, col) input points to where they lie in the output (fixed point of
-        ``q = p - shift(q)``; the field is smooth and small)."""
+        ``q = p - shift(q)``, the shift read at the nearest pixel; the field is smooth and
+        small)."""
         p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        rows, cols = self.shift.shape[:2]
+        rows, cols = self.shape
         q = p.copy()
         for _ in range(10):
-            r = np.clip(np.round(q[:, 0]).astype(np.intp), 0, rows - 1)
-            c = np.clip(np.round(q[:, 1]).astype(np.intp), 0, cols - 1)
-            q = p - self.shift[r, c].astype(np.float64)
+            r = np.clip(np.round(q[:, 0]), 0, rows - 1).astype(np.float32)[:, None]
+            c = np.clip(np.round(q[:, 1]), 0, cols - 1).astype(np.float32)[:, None]
+            q = p - self.shift_at(r, c)[:, 0].astype(np.float64)
         return q
 
 
@@ -188,21 +203,16 @@ def fit_mesh(image: NDArray[np.uint8], grid: Grid) -> Mesh | None:
     largest = float(np.abs(coarse).max())
     if largest < _MIN_SHIFT_PX:
         return None
-    # Lattice point k sits at k * _LATTICE_PX: resize so pixel (r, c) reads (r / L, c / L).
-    shift = np.empty((rows, cols, 2), np.float32)
-    map_r, map_c = np.mgrid[0:rows, 0:cols].astype(np.float32) / _LATTICE_PX
-    for k in (0, 1):
-        shift[..., k] = cv2.remap(coarse[..., k], map_c, map_r, interpolation=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
     log.debug("mesh: %s tiles, largest shift %.1f px", n_tiles, largest)
-    return Mesh(shift=shift, tiles=min(n_tiles), max_shift_px=largest)
+    return Mesh(coarse=coarse, shape=(rows, cols), tiles=min(n_tiles), max_shift_px=largest)
 
 
 def unwarp(image: NDArray[np.uint8], mesh: Mesh) -> NDArray[np.uint8]:
     """``image`` (rows, cols[, ch]) resampled through ``mesh``: output ``q`` takes the input
-    at ``q + shift[q]`` (bilinear, edges replicated)."""
+    at ``q + shift(q)`` (bilinear, edges replicated)."""
     rows, cols = image.shape[:2]
     grid_r, grid_c = np.mgrid[0:rows, 0:cols].astype(np.float32)
-    out = cv2.remap(image, grid_c + mesh.shift[..., 1], grid_r + mesh.shift[..., 0],
+    shift = mesh.shift_at(grid_r, grid_c)  # lattice point k sits at k * _LATTICE_PX px
+    out = cv2.remap(image, grid_c + shift[..., 1], grid_r + shift[..., 0],
                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
     return np.asarray(out, dtype=np.uint8)

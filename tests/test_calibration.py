@@ -79,3 +79,26 @@ def test_px_to_s_and_mv_and_back() -> None:
     assert rows.tolist() == [70.0, 50.0, 10.0]  # up is positive: 1 mV is 40 px above
     back = cal.mv_of_row(rows, baseline_row=50.0, gain_mm_mv=10.0, px_per_mm_row=4.0)
     assert np.allclose(back, mv)
+
+
+@pytest.mark.parametrize(
+    ("height_mm", "width_mm", "expected"),
+    [
+        (10.0, 5.0, (25.0, 10.0)),  # the usual pulse
+        (20.0, 5.0, (25.0, 20.0)),
+        (9.0, 9.5, (50.0, 10.0)),  # square: 50 mm/s 10 mm/mV, or 25 mm/s 5 mm/mV half as large
+        (4.8, 5.1, (25.0, 5.0)),
+        (7.0, 5.0, None),  # no standard pair draws this shape
+        (0.0, 5.0, None),
+    ],
+)
+def test_gridless_setting_from_the_pulse_shape(
+    height_mm: float, width_mm: float, expected: tuple[float, float] | None
+) -> None:
+    assert cal.gridless_setting(height_mm, width_mm) == expected
+
+
+def test_gridless_setting_keeps_what_is_stated() -> None:
+    assert cal.gridless_setting(4.0, 4.0, speed_mm_s=25.0) == (25.0, 5.0)
+    assert cal.gridless_setting(4.0, 4.0, gain_mm_mv=10.0) == (50.0, 10.0)
+    assert cal.gridless_setting(4.0, 4.0, speed_mm_s=25.0, gain_mm_mv=10.0) == (25.0, 10.0)

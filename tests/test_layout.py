@@ -50,7 +50,12 @@ CASES: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
         (),
     ),
     "single 20mm/mV": (dict(layout="single", page_mm=None, gain_mm_mv=20.0, dpi=150.0), ()),
+    # Rows closer than the pulses are tall: each pulse's strokes run on into its neighbours'.
+    "6x2+II 20mm/mV stacked pulses": (dict(layout="6x2", gain_mm_mv=20.0, overlap=1.0), ()),
+    # A grey pen (a photo's): the pulses' lines are far lighter than black.
+    "3x4+II 5mm/mV faded": (dict(gain_mm_mv=5.0), ("faded",)),
 }
+STRENGTH = {"3x4+II 5mm/mV faded": 1.0}
 
 
 @functools.cache
@@ -60,7 +65,7 @@ def _page(case: str) -> tuple[Rendered, Grid]:
     spec = PageSpec(**{"dpi": 120.0, **options})
     page = render_page(record.p_signal, record.fs, spec, rng=0)
     if degradations:
-        page = deg.apply(page, list(degradations), strength=0.5, rng=0)
+        page = deg.apply(page, list(degradations), strength=STRENGTH.get(case, 0.5), rng=0)
     grid = detect_grid(page.image)
     # The grid stage's reading is an input here: a wrong one is its failure, not this stage's.
     assert abs(grid.px_per_mm_row / page.truth.px_per_mm_row - 1) < 0.01, grid
@@ -123,6 +128,15 @@ def test_pulses_show_the_gain(case: str) -> None:
         assert abs(found.foot_row - true.foot[0, 0]) / truth.px_per_mm_row <= 0.5
     assert layout.calibration.pulse_gain_mm_mv == pytest.approx(truth.spec.gain_mm_mv, rel=0.05)
     assert layout.calibration.gain_agrees is True
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if CASES[c][0].get("gain_mm_mv", 10.0) != 10.0])
+def test_pulses_settle_a_gain_not_stated(case: str) -> None:
+    page, grid = _page(case)
+    layout = find_layout(page.image, grid)
+    assert layout.calibration.gain_from == "pulse"
+    assert layout.gain_mm_mv == page.truth.spec.gain_mm_mv
+    assert layout.calibration.speed_mm_s == page.truth.spec.speed_mm_s
 
 
 def test_no_pulse_is_reported() -> None:

@@ -155,9 +155,20 @@ def test_einthoven_holds_on_a_real_record(record: Record) -> None:
     assert einthoven_rms(swapped, record.fs) > 0.05
 
 
-@pytest.mark.parametrize("calibration", ["left", "none"])
-def test_gridless_page_is_scaled_by_its_pulses(record: Record, calibration: str) -> None:
-    spec = PageSpec(grid=GridStyle.named("red", style="none"), calibration=calibration, dpi=150)
+@pytest.mark.parametrize(
+    ("calibration", "gain_mm_mv", "speed_mm_s"),
+    [("left", 10.0, 25.0), ("none", 10.0, 25.0), ("left", 20.0, 25.0), ("right", 10.0, 50.0)],
+)
+def test_gridless_page_is_scaled_by_its_pulses(
+    record: Record, calibration: str, gain_mm_mv: float, speed_mm_s: float
+) -> None:
+    spec = PageSpec(
+        grid=GridStyle.named("red", style="none"),
+        calibration=calibration,  # type: ignore[arg-type]
+        dpi=150,
+        gain_mm_mv=gain_mm_mv,
+        speed_mm_s=speed_mm_s,
+    )
     page = render_page(record.p_signal, record.fs, spec, rng=0)
     if calibration == "none":
         with pytest.raises(DigitizeError, match=r"no ECG grid found .* no calibration pulses"):
@@ -167,4 +178,5 @@ def test_gridless_page_is_scaled_by_its_pulses(record: Record, calibration: str)
     assert not found.grid.found
     assert found.grid.px_per_mm_row == pytest.approx(page.truth.px_per_mm_row, rel=0.02)
     assert found.layout.name == "3x4+II"
+    assert (found.layout.gain_mm_mv, found.layout.speed_mm_s) == (gain_mm_mv, speed_mm_s)
     assert any("no grid found" in w for w in found.warnings)

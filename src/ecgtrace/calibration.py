@@ -139,6 +139,39 @@ def settle(
     )
 
 
+def gridless_setting(
+    height_mm: float,
+    width_mm: float,
+    *,
+    speed_mm_s: float | None = None,
+    gain_mm_mv: float | None = None,
+) -> tuple[float, float] | None:
+    """The paper speed (mm/s) and gain (mm/mV) of a page without a grid, from its pulses'
+    height and width (stroke to stroke) in mm of a guessed scale. Their shape (height / width
+    = gain / (speed * :data:`PULSE_S`)) needs no scale: a stated value is kept and the other
+    follows from it; else, of the standard pairs with that shape (within :data:`GAIN_SNAP`),
+    the one whose pulse width is nearest the guessed width (10 mm/mV at 50 mm/s and 5 mm/mV at
+    25 mm/s draw the same pulse, twice as large). None when no standard pair has that shape."""
+    if not (height_mm > 0 and width_mm > 0):
+        return None
+    shape = height_mm / width_mm
+    if speed_mm_s is not None and gain_mm_mv is not None:
+        return speed_mm_s, gain_mm_mv
+    if speed_mm_s is not None:
+        return speed_mm_s, shape * speed_mm_s * PULSE_S
+    if gain_mm_mv is not None:
+        return gain_mm_mv / (shape * PULSE_S), gain_mm_mv
+    pairs = [
+        (speed, gain)
+        for speed in STANDARD_SPEEDS_MM_S
+        for gain in STANDARD_GAINS_MM_MV
+        if abs(shape * speed * PULSE_S / gain - 1.0) <= GAIN_SNAP
+    ]
+    if not pairs:
+        return None
+    return min(pairs, key=lambda p: abs(math.log(width_mm / (p[0] * PULSE_S))))
+
+
 def remeasured(calibration: Calibration, heights_mm: Sequence[float]) -> Calibration:
     """``calibration`` with the pulses' gain measured again (after the pulses were looked for
     anew at the settled gain); the decisions stand."""

@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
+from ecgtrace.calibration import PULSE_S, gridless_setting
 from ecgtrace.digitization import Digitization, DigitizeError, DigitizeOptions, StageTimes
 from ecgtrace.grid import Grid, deskew, detect_grid
 from ecgtrace.layout import Layout, LayoutError, LeadBox, find_layout
@@ -79,14 +80,23 @@ def _no_grid(name: str, grid: Grid) -> DigitizeError:
 def _pulse_scaled(
     img: NDArray[np.uint8], grid: Grid, found: Layout, options: DigitizeOptions, name: str
 ) -> tuple[Grid, Layout]:
-    """A gridless page's scale measured by its calibration pulses (each is 1 mV tall: the
-    settled gain in mm), and its layout found again at that scale. Raises without pulses."""
-    heights = [p.height_mm for p in found.pulses]
-    if not heights:
+    """A gridless page's scale measured by its calibration pulses (each lasts 0.2 s and is 1 mV
+    tall: their shape and guessed size tell the speed and gain,
+    :func:`~ecgtrace.calibration.gridless_setting`), and its layout found again at that scale.
+    Raises without pulses of a standard shape."""
+    pulses = [p for p in found.pulses if p.width_mm > 0]
+    if not pulses:
         raise _no_grid(name, grid)
-    ppm = grid.px_per_mm_row * float(np.median(heights)) / found.calibration.gain_mm_mv
+    width_mm = float(np.median([p.width_mm for p in pulses]))  # in the guessed mm
+    height_mm = float(np.median([p.height_mm for p in pulses]))
+    setting = gridless_setting(
+        height_mm, width_mm, speed_mm_s=options.speed_mm_s, gain_mm_mv=options.gain_mm_mv
+    )
+    if setting is None:
+        raise _no_grid(name, grid)
+    ppm = grid.px_per_mm_col * width_mm / (PULSE_S * setting[0])
     scaled = replace(grid, px_per_mm_row=ppm, px_per_mm_col=ppm)
-    log.info("%s: no grid; %.2f px/mm from %d calibration pulses", name, ppm, len(heights))
+    log.info("%s: no grid; %.2f px/mm from %d calibration pulses", name, ppm, len(pulses))
     return scaled, _find_layout(img, scaled, options, name)
 
 

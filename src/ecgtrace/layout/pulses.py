@@ -6,13 +6,14 @@ the height is the gain (mm per 1 mV); the width, stroke to stroke, is 0.2 s of p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage as ndi
 from scipy import signal
 
+from ecgtrace import calibration as cal
 from ecgtrace.layout.rows import TraceRow
 from ecgtrace.layout.types import Pulse
 from ecgtrace.types import Box
@@ -33,11 +34,14 @@ class PulseGeometry:
 
 @dataclass(frozen=True)
 class PulseHit:
-    """A pulse found at one end of a row, and ``trace_col`` (px): the col of the trace's first
-    (pulse on the left) or last (on the right) sample next to it."""
+    """A pulse found at one end of a row, ``trace_col`` (px): the col of the trace's first
+    (pulse on the left) or last (on the right) sample next to it, and ``heights_mm``: the
+    heights of every line above its foot that its strokes reach (where the rows are tighter
+    than the pulses are tall, the neighbours' pulses stand in the same cols)."""
 
     pulse: Pulse
     trace_col: float
+    heights_mm: tuple[float, ...] = ()  # every plateau its strokes reach (mm above the foot)
 
 
 @dataclass(frozen=True)
@@ -53,14 +57,14 @@ class PulseSearch:
         return tuple(h.pulse for h in self.hits)
 
 
-def _pulse_edges(
+def _stroke_pairs(
     ink: NDArray[np.bool_], row: TraceRow, side: str, geo: PulseGeometry
-) -> tuple[float, float, float] | None:
-    """The cols (px) of the two vertical strokes of a calibration pulse at one end of a row, and
-    how far (px) above the row's level their tops (the plateau) are:
+) -> list[tuple[float, float, float, float]]:
+    """Every pair of vertical strokes that could be a calibration pulse at one end of a row:
     equally tall, 2.5-12 mm apart (0.2 s at 12.5-60 mm/s), within 16 mm of the row's end (the
-    pulse's inside can break the row's run of ink, so on either side of it); of several pairs,
-    the one whose foot is nearest the row's level. None when there is no such pair."""
+    pulse's inside can break the row's run of ink, so on either side of it). Each as (distance
+    (px) of its foot from the row's level, col of the first and of the second stroke (px), how
+    far (px) above the row's level their tops are)."""
     reach = round(16.0 * geo.ppm_col)  # a pulse at 50 mm/s (1 + 10 + 1 mm) and its feet
     r0 = max(0, round(row.peak - 30.0 * geo.ppm_row))  # pulses stand above the baseline
     r1 = min(ink.shape[0], round(row.peak + geo.half_band) + 1)
@@ -75,7 +79,7 @@ def _pulse_edges(
             cols = np.flatnonzero((labels[sl] == k).any(axis=0)) + sl[1].start
             strokes.append((sl[0].start, sl[0].stop - 1, float(cols.mean())))
     tol = max(2.0, 0.6 * geo.ppm_row)
-    best: tuple[float, float, float, float] | None = None
+    pairs = []
     for a in strokes:
         for b in strokes:
             if not 2.5 <= (b[2] - a[2]) / geo.ppm_col <= 12.0:
@@ -83,9 +87,34 @@ def _pulse_edges(
             if abs(a[0] - b[0]) > tol or abs(a[1] - b[1]) > tol:
                 continue
             off = abs(r0 + 0.5 * (a[1] + b[1]) - row.peak)
-            if best is None or off < best[0]:
-                best = (off, c0 + a[2], c0 + b[2], row.peak - r0 - 0.5 * (a[0] + b[0]))
-    return None if best is None else (best[1], best[2], best[3])
+            pairs.append((off, c0 + a[2], c0 + b[2], row.peak - r0 - 0.5 * (a[0] + b[0])))
+    return pairs
+
+
+def _shared_edges(
+    per_row: list[list[tuple[float, float, float, float]]], geo: PulseGeometry
+) -> tuple[tuple[float, float], list[float | None]] | None:
+    """The cols (px) of the pulses' two strokes, shared by all rows: the pair most rows have
+    (a stroke in a trace is one row's, the pulses' strokes stand in every row's window; ties
+    to the pair whose foot is nearest its row), and per row the rise (px) of that pair's tops
+    above the row's level (None where the row has no such pair). None without any pair."""
+    tol = max(2.0, 0.5 * geo.ppm_col)
+
+    def members(a: float, b: float) -> list[list[tuple[float, float, float, float]]]:
+        return [[p for p in ps if abs(p[1] - a) <= tol and abs(p[2] - b) <= tol] for ps in per_row]
+
+    best: tuple[tuple[int, float], list[list[tuple[float, float, float, float]]]] | None = None
+    for _, a, b, _ in (p for ps in per_row for p in ps):
+        near = members(a, b)
+        offs = [min(near_row)[0] for near_row in near if near_row]
+        key = (len(offs), -float(np.median(offs)))
+        if best is None or key > best[0]:
+            best = (key, near)
+    if best is None:
+        return None
+    pairs = [p for ps in best[1] for p in ps]
+    edges = (float(np.median([p[1] for p in pairs])), float(np.median([p[2] for p in pairs])))
+    return edges, [min(ps)[3] if ps else None for ps in best[1]]
 
 
 def _plateau(
@@ -152,8 +181,10 @@ def _measure_pulse(
     # Darkness near ink only: the pen's soft edges count, grid lines do not.
     near_ink = ndi.binary_dilation(ink[r0:r1], np.ones((3, 1), bool))
     sub = np.where(near_ink, d[r0:r1], 0.0).astype(np.float64)
-    feet = _lines(sub[:, outer].mean(axis=1), 0.25) + r0
-    tops = _lines(sub[:, inner].mean(axis=1), 0.5) + r0
+    # Levels relative to the pen's own darkness: a photo's pen is grey, not black.
+    pen = float(np.median(sub[near_ink & ink[r0:r1]])) if ink[r0:r1].any() else 1.0
+    feet = _lines(sub[:, outer].mean(axis=1), 0.25 * pen) + r0
+    tops = _lines(sub[:, inner].mean(axis=1), 0.5 * pen) + r0
     near = feet[np.abs(feet - row.peak) <= max(geo.half_band * 0.8, 3.0 * geo.ppm_row)]
     if near.size == 0:
         return None
@@ -162,12 +193,13 @@ def _measure_pulse(
     if above.size == 0:
         return None
     top = _plateau(above, foot, None if stroke_rise is None else row.peak - stroke_rise, geo)
-    # Both strokes must run from the plateau down to the foot.
-    span = slice(math.ceil(top + geo.stroke), math.floor(foot - geo.stroke) + 1)
-    for c in (a, b):
-        cols = slice(max(0, round(c) - 1), round(c) + 2)
-        if span.stop > span.start and ink[span, cols].any(axis=1).mean() < 0.8:
-            return None
+    if not _strokes_reach(ink, top, foot, edges, geo.stroke):
+        return None
+    heights = tuple(
+        float((foot - line) / geo.ppm_row)
+        for line in above
+        if _strokes_reach(ink, float(line), foot, edges, geo.stroke)
+    )
     height_mm = (foot - top) / geo.ppm_row
     # The pulse's outer end: where the foot's ink stops, past the outer stroke.
     along = np.any(ink[max(0, round(foot) - 1) : round(foot) + 2], axis=0)
@@ -195,29 +227,68 @@ def _measure_pulse(
         side=side,
         width_mm=(b - a) / geo.ppm_col,
     )
-    return PulseHit(pulse, float(trace_col))
+    return PulseHit(pulse, float(trace_col), heights)
+
+
+def _strokes_reach(
+    ink: NDArray[np.bool_], top: float, foot: float, edges: tuple[float, float], stroke: float
+) -> bool:
+    """Whether both strokes (cols ``edges``, px) run from row ``top`` down to row ``foot``."""
+    span = slice(math.ceil(top + stroke), math.floor(foot - stroke) + 1)
+    for c in edges:
+        cols = slice(max(0, round(c) - 1), round(c) + 2)
+        if span.stop > span.start and ink[span, cols].any(axis=1).mean() < 0.8:
+            return False
+    return True
+
+
+def _agreed(hits: list[PulseHit], geo: PulseGeometry) -> list[PulseHit]:
+    """The hits at one gain: the standard gain that most pulses' strokes reach a plateau at
+    (ties to the one nearest the smallest first reading, the top row's, which no pulse stands
+    above); a hit that first took another line keeps the one at that gain. As they are when no
+    pulse reaches a standard gain."""
+
+    def at(h: PulseHit, g: float) -> list[float]:
+        return [x for x in h.heights_mm if abs(x / g - 1.0) <= cal.GAIN_SNAP]
+
+    if not hits:
+        return hits
+    support = {g: sum(1 for h in hits if at(h, g)) for g in cal.STANDARD_GAINS_MM_MV}
+    lowest = max(min(h.pulse.height_mm for h in hits), 1e-3)
+    gain = max(support, key=lambda g: (support[g], -abs(math.log(g / lowest))))
+    if not support[gain]:
+        return hits
+    out = []
+    for h in hits:
+        near = at(h, gain)
+        if near and abs(h.pulse.height_mm / gain - 1.0) > cal.GAIN_SNAP:
+            height = min(near, key=lambda x: abs(x - gain))
+            box = replace(h.pulse.box, top=h.pulse.foot_row - height * geo.ppm_row - geo.stroke)
+            h = replace(h, pulse=replace(h.pulse, height_mm=height, box=box))
+        out.append(h)
+    return out
 
 
 def find_pulses(
     d: NDArray[np.float32], ink: NDArray[np.bool_], rows: list[TraceRow], geo: PulseGeometry
 ) -> PulseSearch:
     """The side of the calibration pulses and, per row that has one, its pulse and the col of
-    its trace's end next to it. The strokes' cols are shared by all rows (their median), which
-    keeps a row whose pulse is crowded by its neighbours'."""
+    its trace's end next to it. The strokes' cols are shared by all rows (the pair most rows
+    have), which keeps a row whose pulse is crowded by its neighbours'; the pulses agree on one
+    gain where their strokes allow it."""
     best = PulseSearch("none", ())
     for side in ("left", "right"):
-        per_row = [_pulse_edges(ink, row, side, geo) for row in rows]
-        found = [e for e in per_row if e is not None]
-        if not found:
+        shared = _shared_edges([_stroke_pairs(ink, row, side, geo) for row in rows], geo)
+        if shared is None:
             continue
-        edges = (float(np.median([e[0] for e in found])), float(np.median([e[1] for e in found])))
+        edges, rises = shared
         # A row whose strokes were crowded out takes the others' rise above their rows.
-        rise = float(np.median([e[2] for e in found]))
+        rise = float(np.median([r for r in rises if r is not None]))
         hits = [
-            _measure_pulse(d, ink, row, i, side, edges, geo, rise if e is None else e[2])
-            for i, (row, e) in enumerate(zip(rows, per_row, strict=True))
+            _measure_pulse(d, ink, row, i, side, edges, geo, rise if r is None else r)
+            for i, (row, r) in enumerate(zip(rows, rises, strict=True))
         ]
-        kept = tuple(h for h in hits if h is not None)
+        kept = tuple(_agreed([h for h in hits if h is not None], geo))
         if len(kept) > len(best.hits):
             best = PulseSearch(side, kept)
     return best

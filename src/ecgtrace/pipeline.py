@@ -19,9 +19,16 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from ecgtrace.calibration import PULSE_S, gridless_setting
+from ecgtrace.calibration import (
+    GAIN_SNAP,
+    PULSE_S,
+    STANDARD_GAINS_MM_MV,
+    gridless_setting,
+    snap,
+)
 from ecgtrace.digitization import Digitization, DigitizeError, DigitizeOptions, StageTimes
 from ecgtrace.grid import Grid, deskew, detect_grid
+from ecgtrace.grid.faint import detect_faint_grid
 from ecgtrace.layout import Layout, LayoutError, LeadBox, find_layout
 from ecgtrace.recording import BoxTrace, assemble, trace_box
 from ecgtrace.rectify import Rectification, fit_mesh, rectify, unwarp
@@ -35,6 +42,8 @@ _DESKEW_MIN_DEG = 0.05  # turns smaller than this are left in (a fraction of a p
 # side between the two sizes' (279.4 and 297 mm) until its calibration pulses measure it.
 _PAGE_ASPECT = (1.15, 1.6)
 _PAGE_LONG_MM = 288.0
+_STRIP_ASPECT = 2.5  # wider than this: one strip (10 s at 25 mm/s, margins: ~300 mm long)
+_STRIP_LONG_MM = 300.0
 
 
 def _check(img: NDArray[np.uint8], options: DigitizeOptions, source: str, name: str) -> None:
@@ -54,20 +63,36 @@ def _check(img: NDArray[np.uint8], options: DigitizeOptions, source: str, name: 
 
 
 def _find_grid(image: NDArray[np.uint8], px_per_mm: float | None, name: str) -> Grid:
-    """The page's grid; where none is seen, a page-sized image gets a scale guessed from its
-    size (``found`` False), to be measured by its calibration pulses (:func:`_pulse_scaled`)."""
+    """The page's grid (looked for again in views that bring out faint lines); where none is
+    seen, a scale guessed from the image's size (:func:`_guessed`)."""
     grid = detect_grid(image)
     if px_per_mm is not None:
         if not px_per_mm > 0:
             raise DigitizeError(f"{name}: px_per_mm must be > 0, got {px_per_mm}")
         return replace(grid, px_per_mm_row=px_per_mm, px_per_mm_col=px_per_mm, found=True)
-    if grid.found:
-        return grid
+    grid = detect_faint_grid(image, grid)
+    return grid if grid.found else _guessed(image, grid, name)
+
+
+def _guessed(image: NDArray[np.uint8], grid: Grid, name: str) -> Grid:
+    """``grid`` not found, with a scale guessed from the size of a page- or strip-shaped image,
+    to be measured by its calibration pulses (:func:`_pulse_scaled`); raises for any other
+    shape."""
     rows, cols = image.shape[:2]
-    if not _PAGE_ASPECT[0] <= max(rows, cols) / min(rows, cols) <= _PAGE_ASPECT[1]:
+    aspect = max(rows, cols) / min(rows, cols)
+    if _PAGE_ASPECT[0] <= aspect <= _PAGE_ASPECT[1]:
+        guess = max(rows, cols) / _PAGE_LONG_MM
+    elif aspect >= _STRIP_ASPECT:
+        guess = max(rows, cols) / _STRIP_LONG_MM
+    else:
         raise _no_grid(name, grid)
-    guess = max(rows, cols) / _PAGE_LONG_MM
-    return replace(grid, px_per_mm_row=guess, px_per_mm_col=guess, found=False)
+    return replace(grid, px_per_mm_row=guess, px_per_mm_col=guess, found=False, view="image")
+
+
+def _off_standard(found: Layout) -> bool:
+    """Whether the pulses' height fits no standard gain (a grid read at a wrong pitch)."""
+    gain = found.calibration.pulse_gain_mm_mv
+    return gain is not None and snap(gain, STANDARD_GAINS_MM_MV, GAIN_SNAP) is None
 
 
 def _no_grid(name: str, grid: Grid) -> DigitizeError:
@@ -157,7 +182,15 @@ def _upright(
     if found is None:
         assert error is not None
         raise _no_grid(name, grid) if not grid.found else error
-    if not grid.found:
+    if grid.found and grid.view != "image" and _off_standard(found):
+        # A faint view's pitch that the pulses refute: their own scale, if they give one.
+        try:
+            guessed = _guessed(img, grid, name)
+            grid, found = _pulse_scaled(img, guessed, _find_layout(img, guessed, options, name),
+                                        options, name)  # fmt: skip
+        except DigitizeError:
+            pass
+    elif not grid.found:
         grid, found = _pulse_scaled(img, grid, found, options, name)
     return img, rect, grid, found, grid_s
 

@@ -125,3 +125,52 @@ def _export(
     }
     tr.export_onnx(model, path, prep=cfg.prep, meta=meta)  # type: ignore[arg-type]
     out.print(f"{path}: ONNX model written")
+
+
+@app.command("train-labels")
+def train_labels_command(
+    pages: Annotated[int, typer.Option(help="Rendered training pages (training split).")] = 360,
+    val_pages: Annotated[int, typer.Option(help="Rendered validation pages (fold 9).")] = 60,
+    epochs: Annotated[int, typer.Option(help="Passes over the training windows.")] = 12,
+    seed: Annotated[int, typer.Option(help="Seed of the data and the run.")] = 0,
+    cache: Annotated[
+        Path, typer.Option(help="Windows cache (.npz; made if missing, reused if there).")
+    ] = Path("runs/labels/windows.npz"),
+    export: Annotated[
+        Path | None, typer.Option(help="Write the trained classifier here (ONNX + .json).")
+    ] = None,
+) -> None:
+    """Train the lead-label classifier on label windows cut from rendered pages."""
+    try:
+        from ecgtrace.train import labels as tl
+    except ImportError as exc:
+        fail(f"training needs the train extra (pip install -e '.[train]'): {exc}")
+    import numpy as np
+
+    if cache.exists():
+        data = np.load(cache)
+        train, val = (data["x"], data["y"]), (data["xv"], data["yv"])
+    else:
+        err.print(f"rendering {pages} + {val_pages} pages for label windows ...")
+        train = tl.label_examples(pages, split="train", rng=[seed, 0])
+        val = tl.label_examples(val_pages, split="validation", rng=[seed, 1])
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, x=train[0], y=train[1], xv=val[0], yv=val[1])
+    err.print(f"{len(train[1])} training and {len(val[1])} validation windows")
+    result = tl.train_label_net(train, val, epochs=epochs, seed=seed)
+    for line in result.log:
+        out.print(line)
+    out.print(f"validation accuracy {result.val_accuracy:.4f}, on labels "
+              f"{result.val_label_accuracy:.4f}, {result.wall_s:.0f} s")  # fmt: skip
+    if export is not None:
+        meta = {
+            "command": "ecgtrace " + shlex.join(sys.argv[1:]),
+            "train_windows": len(train[1]),
+            "validation_windows": len(val[1]),
+            "validation_accuracy": round(result.val_accuracy, 4),
+            "validation_label_accuracy": round(result.val_label_accuracy, 4),
+            "train_wall_s": round(result.wall_s),
+            "data": "PTB-XL training folds 1-8 (validation: fold 9), rendered by ecgtrace.render",
+        }
+        tl.export_label_net(result.model, export, meta=meta)
+        out.print(f"{export}: ONNX model written")

@@ -74,7 +74,8 @@ class Grid:
     ``phase_row`` / ``phase_col`` (px) place the major lines in the deskewed frame (see the module
     docstring); ``confidence`` is in [0, 1]; ``found`` is False when no grid was seen (then the
     other fields are best guesses or NaN). ``minor_visible`` tells whether the 1 mm lines were
-    seen besides the 5 mm ones.
+    seen besides the 5 mm ones; ``view`` where it was seen (``image``, or the ``equalised`` or
+    ``enlarged`` view of :func:`ecgtrace.grid.faint.detect_faint_grid`).
     """
 
     px_per_mm_row: float
@@ -85,13 +86,14 @@ class Grid:
     confidence: float
     found: bool
     minor_visible: bool = False
+    view: str = "image"  # where it was seen: the image, or its "equalised" or "enlarged" view
 
     @property
     def px_per_mm(self) -> float:
         """The mean of the two pitches, px/mm."""
         return 0.5 * (self.px_per_mm_row + self.px_per_mm_col)
 
-    def as_dict(self) -> dict[str, float | bool]:
+    def as_dict(self) -> dict[str, float | bool | str]:
         return {
             "found": self.found,
             "px_per_mm_row": self.px_per_mm_row,
@@ -101,6 +103,7 @@ class Grid:
             "phase_col": self.phase_col,
             "confidence": self.confidence,
             "minor_visible": self.minor_visible,
+            "view": self.view,
         }
 
 

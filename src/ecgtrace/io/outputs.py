@@ -199,6 +199,7 @@ def summary(dig: Digitization) -> dict[str, Any]:
             "rotation_deg": float(grid.rotation_deg),
             "confidence": float(grid.confidence),
             "minor_visible": bool(grid.minor_visible),
+            "view": grid.view,
         },
         "rectification": None if dig.rectification is None else dig.rectification.as_dict(),
         "speed_mm_s": float(dig.speed_mm_s),

@@ -17,6 +17,7 @@ from ecgtrace import calibration as cal
 from ecgtrace.calibration import Calibration, CalibrationError
 from ecgtrace.grid import Grid
 from ecgtrace.layout import naming
+from ecgtrace.layout.labels import Spot, read_labels
 from ecgtrace.layout.pulses import PulseGeometry, PulseSearch, find_pulses
 from ecgtrace.layout.rows import TraceRow, find_rows, ink_map, row_baseline, stroke_px
 from ecgtrace.layout.traces import Traces, follow_trace, time_span
@@ -172,16 +173,39 @@ def _rows(
     return d, ink, rows, spacing
 
 
+def _labels(
+    image: NDArray[np.uint8], traces: Traces, ppm: tuple[float, float]
+) -> naming.PageLabels:
+    """The label readings at the start of each row's quarters (one batched call)."""
+    spots = [
+        Spot(float(base), traces.start + q * traces.span_px / 4)
+        for base in traces.baselines
+        for q in range(4)
+    ]
+    readings = read_labels(image, spots, px_per_mm_row=ppm[0], px_per_mm_col=ppm[1])
+    return naming.PageLabels(tuple(tuple(readings[4 * r : 4 * r + 4])
+                                   for r in range(len(traces.baselines))))  # fmt: skip
+
+
 def _names(
-    traces: Traces, count: naming.RowCount, asked: LayoutName | None, lead_order: str | None
+    traces: Traces,
+    count: naming.RowCount,
+    asked: LayoutName | None,
+    lead_order: str | None,
+    labels: naming.PageLabels | None,
 ) -> tuple[str, tuple[str, ...]]:
-    """The lead order and the rhythm strips' leads (``single``: the strip's lead)."""
-    order = lead_order if lead_order is not None else naming.lead_order(traces, count.base)
+    """The lead order and the rhythm strips' leads (``single``: the strip's lead, which only
+    its label tells)."""
+    if lead_order is not None:
+        order = lead_order
+    else:
+        order = naming.lead_order(traces, count.base, labels)
     if asked is not None and asked.rhythm is not None:
         return order, asked.rhythm
     if count.base == "single":
-        return order, (SINGLE_LEAD,)  # which lead a lone strip shows only its label tells
-    return order, naming.rhythm_names(traces, count.base, order, count.n_rhythm)
+        read = None if labels is None else naming.lead_from_label(labels.readings[0][0])
+        return order, (read or SINGLE_LEAD,)
+    return order, naming.rhythm_names(traces, count.base, order, count.n_rhythm, labels)
 
 
 def find_layout(
@@ -235,15 +259,17 @@ def find_layout(
     start, total_s = _span(rows, search, stroke, px_per_s, N_COLUMNS[count.base])
     traces = _traces(d, ink, rows, search, stroke, (ppm_row, ppm_col))
     traces = traces.spanning(start, total_s * px_per_s)
+    told = asked is not None and asked.rhythm is not None and lead_order is not None
+    printed = None if told else _labels(np.asarray(image), traces, (ppm_row, ppm_col))
     if count.six:
-        base = naming.settle_six(traces)
+        base = naming.settle_six(traces, printed)
         count = naming.RowCount(base, 3 if base == "3x4" else 0)
         start, total_s = _span(rows, search, stroke, px_per_s, N_COLUMNS[base])
         traces = traces.spanning(start, total_s * px_per_s)
     if not 1.0 <= total_s <= 30.0:
         log.warning("traces span %.1f s at %g mm/s: check the speed and the grid's pitch",
                     total_s, settled.speed_mm_s)  # fmt: skip
-    order, rhythm = _names(traces, count, asked, lead_order)
+    order, rhythm = _names(traces, count, asked, lead_order, printed)
     labels = cell_labels(count.base, order, rhythm)
     n_feet = len(search.hits)
     result = Layout(

@@ -1,20 +1,24 @@
 """Which layout a page has and which lead each cell shows.
 
 The number of rows decides the layout (1 single, 3-5 3x4 + 0-2 rhythm strips, 6 3x4 + 3 or
-6x2, 7 6x2 + 1, 12 12x1). Rhythm strips and the 6-row case are told apart by matching traces:
-a rhythm strip repeats, sample for sample, the cell of the same lead above it. Cabrera's order
-is told from the standard one by which assignment of limb leads satisfies Einthoven's and
-Goldberger's laws (the six limb leads are two signals mixed).
+6x2, 7 6x2 + 1, 12 12x1). The printed labels, where they can be read
+(:mod:`ecgtrace.layout.labels`), name the rhythm strips and a lone strip, tell 3x4 + 3 strips
+from 6x2 and the limb leads' order. Where they cannot, the traces do: a rhythm strip repeats,
+sample for sample, the cell of the same lead above it; Cabrera's order is told from the
+standard one by which assignment of limb leads satisfies Einthoven's and Goldberger's laws (the
+six limb leads are two signals mixed).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ecgtrace.layout.labels import Reading
 from ecgtrace.layout.traces import Traces
 from ecgtrace.leads import (
     DEFAULT_RHYTHM,
@@ -42,6 +46,65 @@ class RowCount:
     base: str
     n_rhythm: int
     six: bool = False
+
+
+LABEL_SURE = 0.7  # a label reading counts at this probability or above
+
+
+@dataclass(frozen=True)
+class PageLabels:
+    """The label readings of a page: ``readings[row][q]`` at the start of the row's quarter
+    ``q`` of the span (q = 0..3: the cells of 3x4; 6x2's are at 0 and 2, 12x1's at 0)."""
+
+    readings: tuple[tuple[Reading, ...], ...]
+
+    def printed(self, rows: range, quarters: tuple[int, ...]) -> float:
+        """The mean probability that a label stands at these rows' quarters (rows past the
+        page's end are left out)."""
+        p = [1.0 - self.readings[r][q].p("none") for r in rows if r < len(self.readings)
+             for q in quarters]  # fmt: skip
+        return float(np.mean(p)) if p else 0.0
+
+
+def six_from_labels(labels: PageLabels) -> str | None:
+    """``3x4`` when labels stand at the 2nd and 4th cells of 3x4's rows (6x2 has none
+    there), ``6x2`` when none stand there but at the starts of all six rows; None if unsure."""
+    inner = labels.printed(range(3), (1, 3))
+    if inner >= LABEL_SURE:
+        return "3x4"
+    if inner <= 1.0 - LABEL_SURE and labels.printed(range(6), (0,)) >= LABEL_SURE:
+        return "6x2"
+    return None
+
+
+def order_from_labels(labels: PageLabels, base: str) -> str | None:
+    """The limb leads' order the printed labels show: the cells where the orders differ read
+    as one order's labels (mean probability >= :data:`LABEL_SURE`, twice the other's); None
+    if unsure."""
+    if base == "single":
+        return None
+    per_order = {o: cell_labels(base, o, ()) for o in LEAD_ORDERS}
+    n_cols = N_COLUMNS[base]
+    scores: dict[str, list[float]] = {o: [] for o in LEAD_ORDERS}
+    first, *others = LEAD_ORDERS
+    for r, row in enumerate(per_order[first]):
+        for k, label in enumerate(row):
+            if r >= len(labels.readings) or all(per_order[o][r][k] == label for o in others):
+                continue
+            reading = labels.readings[r][k * 4 // n_cols]
+            for o in LEAD_ORDERS:
+                scores[o].append(reading.p(per_order[o][r][k]))
+    mean = {o: float(np.mean(v)) if v else 0.0 for o, v in scores.items()}
+    best = max(mean, key=lambda o: mean[o])
+    rest = max((mean[o] for o in LEAD_ORDERS if o != best), default=0.0)
+    return best if mean[best] >= LABEL_SURE and mean[best] >= 2.0 * rest else None
+
+
+def lead_from_label(reading: Reading, taken: Sequence[str] = ()) -> str | None:
+    """The lead a strip's label names, if read surely and not ``taken`` by another strip."""
+    label, p = reading.best
+    lead = label_lead(label)
+    return lead if label != "none" and p >= LABEL_SURE and lead not in taken else None
 
 
 def limb_misfit(traces: Traces, base: str, order: str) -> float:
@@ -78,10 +141,15 @@ def limb_misfit(traces: Traces, base: str, order: str) -> float:
     return math.sqrt(resid_sq / total_sq) if total_sq > 0 else math.inf
 
 
-def settle_six(traces: Traces) -> str:
-    """``3x4`` (with 3 rhythm strips) or ``6x2`` for a page of 6 rows: 3x4's strips repeat
-    cells above them; 6x2's first column holds the six limb leads, which Einthoven's and
-    Goldberger's laws tie together."""
+def settle_six(traces: Traces, labels: PageLabels | None = None) -> str:
+    """``3x4`` (with 3 rhythm strips) or ``6x2`` for a page of 6 rows: as the labels show
+    (:func:`six_from_labels`), else by the traces: 3x4's strips repeat cells above them; 6x2's
+    first column holds the six limb leads, which Einthoven's and Goldberger's laws tie
+    together."""
+    said = None if labels is None else six_from_labels(labels)
+    if said is not None:
+        log.debug("6 rows: %s (the labels)", said)
+        return said
     fits = [traces.best_cell(r, 3, 4).fit for r in range(3, 6)]
     misfit_6x2 = min(limb_misfit(traces, "6x2", o) for o in LEAD_ORDERS)
     repeat = float(np.mean(fits))
@@ -95,22 +163,35 @@ def settle_six(traces: Traces) -> str:
     return base
 
 
-def lead_order(traces: Traces, base: str) -> str:
-    """Cabrera's order when it fits the limb leads' laws at least twice as well, else standard."""
+def lead_order(traces: Traces, base: str, labels: PageLabels | None = None) -> str:
+    """The order the labels show (:func:`order_from_labels`), else Cabrera's when it fits the
+    limb leads' laws at least twice as well, else standard."""
     if base == "single":
         return "standard"
+    said = None if labels is None else order_from_labels(labels, base)
+    if said is not None:
+        log.debug("limb-lead order %s (the labels)", said)
+        return said
     misfit = {o: limb_misfit(traces, base, o) for o in LEAD_ORDERS}
     order = "cabrera" if misfit["cabrera"] < 0.5 * misfit["standard"] else "standard"
     log.debug("limb-lead misfit %s: %s order", misfit, order)
     return order
 
 
-def rhythm_names(traces: Traces, base: str, order: str, n_rhythm: int) -> tuple[str, ...]:
-    """The leads of the rhythm strips: the cell each repeats, else the usual II, V1, V5."""
+def rhythm_names(
+    traces: Traces, base: str, order: str, n_rhythm: int, labels: PageLabels | None = None
+) -> tuple[str, ...]:
+    """The leads of the rhythm strips: the one each strip's label names, else the cell it
+    repeats, else the usual II, V1, V5."""
     n_main, n_cols = N_MAIN_STRIPS[base], N_COLUMNS[base]
     main_labels = cell_labels(base, order, ())
     named: list[str] = []
     for strip in range(n_main, n_main + n_rhythm):
+        read = None if labels is None else lead_from_label(labels.readings[strip][0], named)
+        if read is not None:
+            log.debug("rhythm strip %d: %s (its label)", strip, read)
+            named.append(read)
+            continue
         best = traces.best_cell(strip, n_main, n_cols)
         lead = label_lead(main_labels[best.row][best.col])
         # A clear match, or a weak one well ahead of the rest (rows crowded by overlap).

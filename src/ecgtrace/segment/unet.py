@@ -3,7 +3,7 @@
 A lead crop is resized so that a millimetre is ``px_per_mm`` pixels on both axes (from the
 grid's measured pitch), normalised by its paper colour, given a channel of each row's distance
 from the lead's baseline, and passed through the shipped ONNX model; the probability comes back
-at the crop's own size. This is the only module that imports onnxruntime.
+at the crop's own size (onnxruntime through :mod:`ecgtrace.io.onnx`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import TypeVar
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
+
+from ecgtrace.io.onnx import Session, open_session, run
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,13 @@ def pad_input(x: NDArray[np.float32], multiple: int) -> NDArray[np.float32]:
 class UNetModel:
     """A loaded model: the onnxruntime session and its preprocessing."""
 
-    session: ort.InferenceSession
+    session: Session
     prep: Preprocessing
     path: Path
 
     def __call__(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
         """Logits to probability for a padded batch (n, 4, rows, cols) -> (n, rows, cols)."""
-        logits = self.session.run(None, {self.session.get_inputs()[0].name: x})[0]
+        logits = run(self.session, x)
         return (1.0 / (1.0 + np.exp(-logits[:, 0]))).astype(np.float32)
 
 
@@ -122,12 +123,7 @@ def load_model(path: Path | None = None, *, threads: int = 1) -> UNetModel:
         raise FileNotFoundError(f"{path}: no U-Net weights (train with `ecgtrace train`)")
     meta = json.loads(path.with_suffix(".json").read_text())
     prep = Preprocessing(**meta["preprocessing"])
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    return UNetModel(session=session, prep=prep, path=path)
+    return UNetModel(session=open_session(path, threads=threads), prep=prep, path=path)
 
 
 @functools.cache

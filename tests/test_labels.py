@@ -96,10 +96,12 @@ def _labels(grid: list[list[str]]) -> naming.PageLabels:
 
 
 def test_labels_tell_six_rows_apart() -> None:
-    three_by_four = [["I", "aVR", "V1", "V4"], ["II", "aVL", "V2", "V5"], ["III", "aVF", "V3", "V6"]]
-    rhythm = [["II", "none", "none", "none"], ["V1", "none", "none", "none"]] + [
-        ["V5", "none", "none", "none"]
+    three_by_four = [
+        ["I", "aVR", "V1", "V4"],
+        ["II", "aVL", "V2", "V5"],
+        ["III", "aVF", "V3", "V6"],
     ]
+    rhythm = [["II"] + ["none"] * 3, ["V1"] + ["none"] * 3, ["V5"] + ["none"] * 3]
     six_by_two = [[a, "none", b, "none"] for a, b in zip(
         ["I", "II", "III", "aVR", "aVL", "aVF"], ["V1", "V2", "V3", "V4", "V5", "V6"], strict=True
     )]  # fmt: skip
@@ -109,9 +111,10 @@ def test_labels_tell_six_rows_apart() -> None:
 
 
 def test_labels_tell_the_lead_order() -> None:
-    cabrera = [["aVL", "none", "V1", "none"], ["I", "none", "V2", "none"]] + [
-        ["-aVR", "none", "V3", "none"], ["II", "none", "V4", "none"],
-        ["aVF", "none", "V5", "none"], ["III", "none", "V6", "none"],
+    cabrera = [
+        [limb, "none", chest, "none"]
+        for limb, chest in zip(["aVL", "I", "-aVR", "II", "aVF", "III"],
+                               ["V1", "V2", "V3", "V4", "V5", "V6"], strict=True)
     ]  # fmt: skip
     assert naming.order_from_labels(_labels(cabrera), "6x2") == "cabrera"
     standard = [["I", "aVR", "V1", "V4"], ["II", "aVL", "V2", "V5"], ["III", "aVF", "V3", "V6"]]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgtrace.data import Record, data_dir
+from ecgtrace.data import Record, data_dir, example_record
 from ecgtrace.grid import deskew, detect_grid
 from ecgtrace.io.images import read_image
 from ecgtrace.pipeline import digitize_image
 from ecgtrace.rectify import Rectification, find_page, fit_mesh, quarter_turns, rectify, unwarp
 from ecgtrace.render import PageSpec, Rendered, degrade, render_page
-from ecgtrace.render.photo import on_background
+from ecgtrace.render.photo import on_background, photo_style
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +105,15 @@ def test_a_photo_of_a_desk_is_refused_not_traced() -> None:
     desk = np.clip(_background((900, 1200), np.random.default_rng(0)), 0, 255).astype(np.uint8)
     with pytest.raises(DigitizeError, match=r"^desk\.jpg: not an ECG page"):
         digitize_image(desk, source="desk.jpg")
+
+
+def test_a_faint_photo_grid_is_found_in_the_equalised_view() -> None:
+    """Curl, lens, shading and JPEG at 110 DPI hide the grid from the first pass; the
+    equalised view shows it at the pitch the pulses (10 mm tall) confirm."""
+    record = example_record()
+    page = render_page(record.p_signal, record.fs, PageSpec(dpi=110.0), rng=4)
+    photo, _ = photo_style(page, rng=4)
+    found = digitize_image(photo.image)
+    assert found.grid.found and found.grid.view == "equalised"
+    assert found.layout.name == "3x4+II"
+    assert found.layout.calibration.pulse_gain_mm_mv == pytest.approx(10.0, rel=0.05)

@@ -44,6 +44,7 @@ _PAGE_ASPECT = (1.15, 1.6)
 _PAGE_LONG_MM = 288.0
 _STRIP_ASPECT = 2.5  # wider than this: one strip (10 s at 25 mm/s, margins: ~300 mm long)
 _STRIP_LONG_MM = 300.0
+_PLAUSIBLE_S = (2.0, 25.0)  # the time a page's rows span at a scale the pulses set (s)
 
 
 def _check(img: NDArray[np.uint8], options: DigitizeOptions, source: str, name: str) -> None:
@@ -89,10 +90,12 @@ def _guessed(image: NDArray[np.uint8], grid: Grid, name: str) -> Grid:
     return replace(grid, px_per_mm_row=guess, px_per_mm_col=guess, found=False, view="image")
 
 
-def _off_standard(found: Layout) -> bool:
-    """Whether the pulses' height fits no standard gain (a grid read at a wrong pitch)."""
+def _refuted(found: Layout) -> bool:
+    """Whether the layout refutes the pitch it was found at: the pulses' height fits no
+    standard gain, or the rows span an implausible time."""
     gain = found.calibration.pulse_gain_mm_mv
-    return gain is not None and snap(gain, STANDARD_GAINS_MM_MV, GAIN_SNAP) is None
+    off = gain is not None and snap(gain, STANDARD_GAINS_MM_MV, GAIN_SNAP) is None
+    return off or not _PLAUSIBLE_S[0] <= found.duration_s <= _PLAUSIBLE_S[1]
 
 
 def _no_grid(name: str, grid: Grid) -> DigitizeError:
@@ -122,7 +125,11 @@ def _pulse_scaled(
     ppm = grid.px_per_mm_col * width_mm / (PULSE_S * setting[0])
     scaled = replace(grid, px_per_mm_row=ppm, px_per_mm_col=ppm)
     log.info("%s: no grid; %.2f px/mm from %d calibration pulses", name, ppm, len(pulses))
-    return scaled, _find_layout(img, scaled, options, name)
+    layout = _find_layout(img, scaled, options, name)
+    if _refuted(layout):
+        # Pulse-like marks that are no pulses: the rows would span minutes or a heartbeat.
+        raise _no_grid(name, grid)
+    return scaled, layout
 
 
 def _find_layout(img: NDArray[np.uint8], grid: Grid, options: DigitizeOptions, name: str) -> Layout:
@@ -182,14 +189,11 @@ def _upright(
     if found is None:
         assert error is not None
         raise _no_grid(name, grid) if not grid.found else error
-    if grid.found and grid.view != "image" and _off_standard(found):
-        # A faint view's pitch that the pulses refute: their own scale, if they give one.
-        try:
-            guessed = _guessed(img, grid, name)
-            grid, found = _pulse_scaled(img, guessed, _find_layout(img, guessed, options, name),
-                                        options, name)  # fmt: skip
-        except DigitizeError:
-            pass
+    if grid.found and grid.view != "image" and _refuted(found):
+        # A faint view's pitch the layout refutes: the pulses' own scale, else refused.
+        guessed = _guessed(img, grid, name)
+        grid, found = _pulse_scaled(img, guessed, _find_layout(img, guessed, options, name),
+                                    options, name)  # fmt: skip
     elif not grid.found:
         grid, found = _pulse_scaled(img, grid, found, options, name)
     return img, rect, grid, found, grid_s

@@ -131,7 +131,7 @@ def _export(
 def train_labels_command(
     pages: Annotated[int, typer.Option(help="Rendered training pages (training split).")] = 360,
     val_pages: Annotated[int, typer.Option(help="Rendered validation pages (fold 9).")] = 60,
-    epochs: Annotated[int, typer.Option(help="Passes over the training windows.")] = 12,
+    epochs: Annotated[int, typer.Option(help="Passes over the training windows.")] = 16,
     seed: Annotated[int, typer.Option(help="Seed of the data and the run.")] = 0,
     cache: Annotated[
         Path, typer.Option(help="Windows cache (.npz; made if missing, reused if there).")

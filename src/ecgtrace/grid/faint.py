@@ -22,6 +22,9 @@ from ecgtrace.grid import Grid, detect_grid
 log = logging.getLogger(__name__)
 
 MAX_UPSCALED_PX = 6000  # the longest side the enlarged view may have
+# A page or strip this looks at is 100-700 mm long (2.5 s is 62 mm, a 10 s strip at 50 mm/s
+# with its margins ~550 mm).
+LONG_MM = (100.0, 700.0)
 
 
 def equalised(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -36,12 +39,19 @@ def equalised(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
 def detect_faint_grid(image: NDArray[np.uint8], first: Grid | None = None) -> Grid:
     """The grid of an RGB (rows, cols, 3) uint8 image, looked for again where the first pass
     (``first``, else :func:`~ecgtrace.grid.detect_grid` now) found none: in the equalised view,
-    then in the view enlarged twice. Returns the first grid found, else the first pass's."""
+    then in the view enlarged twice. Returns the first grid found there whose pitch makes the
+    image's long side :data:`LONG_MM` long, else the first pass's."""
     grid = first if first is not None else detect_grid(image)
     if grid.found or image.ndim != 3:
         return grid
+    long_px = max(image.shape[:2])
+
+    def plausible(g: Grid, scale: float = 1.0) -> bool:
+        # Texture read as a grid gives pitches that make the page centimetres or metres long.
+        return g.found and LONG_MM[0] <= long_px * scale / g.px_per_mm <= LONG_MM[1]
+
     again = detect_grid(equalised(image))
-    if again.found:
+    if plausible(again):
         log.info("grid found after equalising the contrast (%.2f px/mm)", again.px_per_mm)
         return replace(again, view="equalised")
     if 2 * max(image.shape[:2]) <= MAX_UPSCALED_PX:
@@ -49,7 +59,7 @@ def detect_faint_grid(image: NDArray[np.uint8], first: Grid | None = None) -> Gr
             cv2.resize(image, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC), np.uint8
         )
         again = detect_grid(big)
-        if again.found:
+        if plausible(again, 2.0):
             log.info("grid found in the enlarged view (%.2f px/mm)", again.px_per_mm / 2)
             return replace(
                 again,

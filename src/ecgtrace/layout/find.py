@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -248,19 +249,55 @@ def find_layout(
     ppm_row, ppm_col = _check(image, grid, lead_order)
     hint = _gain_hint(speed_mm_s, gain_mm_mv)
     asked = parse_layout(layout) if layout is not None else None
-    d, ink, rows, spacing = _rows(np.asarray(image), grid, asked)
+    request = _Request(asked, hint, (speed_mm_s, gain_mm_mv), lead_order)
+    found, printed = _find(np.asarray(image), (ppm_row, ppm_col), grid, request)
+    extra = None if printed is None or asked is not None else naming.spurious_row(printed)
+    if extra is not None:
+        # A row of ink with no label on a labelled page (a header line, the sheet's edge).
+        try:
+            found = _find(np.asarray(image), (ppm_row, ppm_col), grid, request, drop=extra)[0]
+            log.info("row %d dropped: it has no label where every other row has one", extra)
+        except LayoutError:
+            pass
+    return found
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What the caller asked for: the layout, the gain to look for pulses at, the stated speed
+    and gain, the lead order."""
+
+    asked: LayoutName | None
+    hint: float
+    stated: tuple[float | None, float | None]
+    lead_order: str | None
+
+
+def _find(
+    image: NDArray[np.uint8],
+    ppm: tuple[float, float],
+    grid: Grid,
+    request: _Request,
+    drop: int | None = None,
+) -> tuple[Layout, naming.PageLabels | None]:
+    """The layout (and the label readings) with the trace rows found, less row ``drop``."""
+    ppm_row, ppm_col = ppm
+    asked, lead_order = request.asked, request.lead_order
+    d, ink, rows, spacing = _rows(image, grid, asked)
+    if drop is not None:
+        rows = rows[:drop] + rows[drop + 1 :]
     count = naming.classify(len(rows), asked)
 
     stroke = stroke_px(ink, rows, ppm_row)
     half_band = 0.5 * spacing if spacing else 10.0 * ppm_row
-    geo = PulseGeometry(ppm_row, ppm_col, stroke, half_band, hint * ppm_row)
-    search, settled = _pulses_and_calibration(d, ink, rows, geo, (speed_mm_s, gain_mm_mv))
+    geo = PulseGeometry(ppm_row, ppm_col, stroke, half_band, request.hint * ppm_row)
+    search, settled = _pulses_and_calibration(d, ink, rows, geo, request.stated)
     px_per_s = settled.speed_mm_s * ppm_col
     start, total_s = _span(rows, search, stroke, px_per_s, N_COLUMNS[count.base])
     traces = _traces(d, ink, rows, search, stroke, (ppm_row, ppm_col))
     traces = traces.spanning(start, total_s * px_per_s)
     told = asked is not None and asked.rhythm is not None and lead_order is not None
-    printed = None if told else _labels(np.asarray(image), traces, (ppm_row, ppm_col))
+    printed = None if told else _labels(image, traces, (ppm_row, ppm_col))
     if count.six:
         base = naming.settle_six(traces, printed)
         count = naming.RowCount(base, 3 if base == "3x4" else 0)
@@ -285,4 +322,4 @@ def find_layout(
     )
     log.info("layout %s (%s order), %d rows, %.2f s, pulses %s, pulse gain %s", result.name,
              order, len(rows), total_s, search.side, settled.pulse_gain_mm_mv)  # fmt: skip
-    return result
+    return result, printed

@@ -60,12 +60,13 @@ def label_window(
     cols = (WINDOW_BEFORE_MM + WINDOW_AFTER_MM) * px_per_mm_col
     r0, c0 = int(np.floor(top)), int(np.floor(left))
     r1, c1 = int(np.ceil(top + rows)), int(np.ceil(left + cols))
-    grey = image.mean(axis=2, dtype=np.float32) if image.ndim == 3 else image.astype(np.float32)
     patch = np.full((max(1, r1 - r0), max(1, c1 - c0)), np.nan, np.float32)
     sr0, sc0 = max(r0, 0), max(c0, 0)
-    sr1, sc1 = min(r1, grey.shape[0]), min(c1, grey.shape[1])
+    sr1, sc1 = min(r1, image.shape[0]), min(c1, image.shape[1])
     if sr1 > sr0 and sc1 > sc0:
-        patch[sr0 - r0 : sr1 - r0, sc0 - c0 : sc1 - c0] = grey[sr0:sr1, sc0:sc1]
+        cut = image[sr0:sr1, sc0:sc1]
+        grey = cut.mean(axis=2, dtype=np.float32) if cut.ndim == 3 else cut.astype(np.float32)
+        patch[sr0 - r0 : sr1 - r0, sc0 - c0 : sc1 - c0] = grey
     paper = float(np.nanpercentile(patch, 90)) if np.isfinite(patch).any() else 255.0
     patch = np.where(np.isfinite(patch), patch, paper)
     dark = np.clip(1.0 - patch / max(paper, 32.0), 0.0, 1.0).astype(np.float32)

@@ -107,6 +107,25 @@ def lead_from_label(reading: Reading, taken: Sequence[str] = ()) -> str | None:
     return lead if label != "none" and p >= LABEL_SURE and lead not in taken else None
 
 
+def spurious_row(labels: PageLabels) -> int | None:
+    """The top or bottom row that is no trace row, if the labels show one: no label at any
+    of its quarters (each read ``none`` at p >= 0.95) on a page where at least half the other
+    rows carry a label read surely. None otherwise."""
+
+    def bare(r: int) -> bool:
+        return all(x.p("none") >= 0.95 for x in labels.readings[r])
+
+    def labelled(r: int) -> bool:
+        return any(x.best[0] != "none" and x.best[1] >= LABEL_SURE for x in labels.readings[r])
+
+    n = len(labels.readings)
+    for r in (n - 1, 0):
+        others = [k for k in range(n) if k != r]
+        if n > 1 and bare(r) and sum(map(labelled, others)) >= 0.5 * len(others):
+            return r
+    return None
+
+
 def limb_misfit(traces: Traces, base: str, order: str) -> float:
     """How badly the limb leads, named in ``order``, break Einthoven's and Goldberger's laws:
     the residual's share of the signal (RMS), inf when not testable.

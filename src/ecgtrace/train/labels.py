@@ -54,7 +54,8 @@ class LabelNetConfig:
 
 class LabelNet(nn.Module):
     """(n, 1, 75, 80) darkness -> (n, classes) logits: conv-BN-ReLU levels (max-pooled but the
-    last), pooled to a 3x4 map (where in the window the ink is matters), one linear layer."""
+    last), pooled to a 3x5 map (where in the window the ink is matters; 3x5 divides the last
+    level's 9x10, as ONNX's pooling needs), one linear layer."""
 
     def __init__(self, config: LabelNetConfig) -> None:
         super().__init__()
@@ -66,8 +67,8 @@ class LabelNet(nn.Module):
             if k < len(config.widths) - 1:
                 layers.append(nn.MaxPool2d(2))
             cin = w
-        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d((3, 4)))
-        self.head = nn.Linear(cin * 12, len(LABEL_CLASSES))
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d((3, 5)))
+        self.head = nn.Linear(cin * 15, len(LABEL_CLASSES))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(torch.flatten(self.features(x), 1))
@@ -179,7 +180,7 @@ def train_label_net(
     train: tuple[NDArray[np.float32], NDArray[np.int64]],
     val: tuple[NDArray[np.float32], NDArray[np.int64]],
     *,
-    epochs: int = 12,
+    epochs: int = 16,
     batch: int = 64,
     lr: float = 3e-3,
     seed: int = 0,

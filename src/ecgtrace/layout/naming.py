@@ -206,15 +206,22 @@ def rhythm_names(
     main_labels = cell_labels(base, order, ())
     named: list[str] = []
     for strip in range(n_main, n_main + n_rhythm):
-        read = None if labels is None else lead_from_label(labels.readings[strip][0], named)
-        if read is not None:
-            log.debug("rhythm strip %d: %s (its label)", strip, read)
-            named.append(read)
-            continue
         best = traces.best_cell(strip, n_main, n_cols)
         lead = label_lead(main_labels[best.row][best.col])
         # A clear match, or a weak one well ahead of the rest (rows crowded by overlap).
         sure = best.fit >= 0.6 or (best.fit >= 0.3 and best.fit >= 1.6 * best.runner_up)
+        read = None if labels is None else lead_from_label(labels.readings[strip][0], named)
+        # The label wins, unless the traces surely repeat another cell, far better than the
+        # label's (a label crossed by the trace's spike reads II as I).
+        overruled = (
+            best.fit >= 0.6
+            and lead != read
+            and _fit_of(traces, strip, str(read), main_labels) < 0.6 * best.fit
+        )
+        if read is not None and not overruled:
+            log.debug("rhythm strip %d: %s (its label)", strip, read)
+            named.append(read)
+            continue
         if not sure or lead in named:
             lead = next(x for x in DEFAULT_RHYTHM if x not in named)
         log.debug(
@@ -222,6 +229,16 @@ def rhythm_names(
         )
         named.append(lead)
     return tuple(named)
+
+
+def _fit_of(traces: Traces, strip: int, lead: str, main_labels: list[list[str]]) -> float:
+    """How well a rhythm strip repeats the cell of ``lead`` (0 when no cell shows it)."""
+    n_cols = len(main_labels[0])
+    for r, row in enumerate(main_labels):
+        for k, label in enumerate(row):
+            if label_lead(label) == lead:
+                return traces.fit(strip, r, k, n_cols)
+    return 0.0
 
 
 def max_rows(asked: LayoutName) -> int:

@@ -157,17 +157,15 @@ class Traces:
             round(self.start + (k + 1) * step) - self.margin,
         )
 
+    def fit(self, strip: int, r: int, k: int, n_cols: int) -> float:
+        """How well a rhythm strip repeats cell (``r``, ``k``) of ``n_cols`` columns."""
+        mine = self.levels[strip] - self.baselines[strip]
+        return match(mine, self.levels[r] - self.baselines[r], self.window(k, n_cols), self.tol)
+
     def best_cell(self, strip: int, n_main: int, n_cols: int) -> CellMatch:
         """The cell above that a rhythm strip repeats best."""
-        mine = self.levels[strip] - self.baselines[strip]
         scores = sorted(
-            (
-                match(mine, self.levels[r] - self.baselines[r], self.window(k, n_cols), self.tol),
-                r,
-                k,
-            )
-            for r in range(n_main)
-            for k in range(n_cols)
+            (self.fit(strip, r, k, n_cols), r, k) for r in range(n_main) for k in range(n_cols)
         )
         runner_up = scores[-2][0] if len(scores) > 1 else 0.0
         return CellMatch(scores[-1][0], runner_up, scores[-1][1], scores[-1][2])

@@ -149,3 +149,21 @@ def test_onnx_agrees_with_pytorch() -> None:
     with torch.no_grad():
         torch_p = torch.softmax(load_label_net(weights_path())(torch.from_numpy(x[:, None])), 1)
     assert np.abs(onnx_p - torch_p.numpy()).max() < 1e-4
+
+
+def test_a_bare_edge_row_on_a_labelled_page_is_spurious() -> None:
+    cells = [["I", "aVR", "V1", "V4"], ["II", "aVL", "V2", "V5"], ["III", "aVF", "V3", "V6"]]
+    bare = [["none"] * 4]
+    assert naming.spurious_row(_labels([*cells, ["II"] + ["none"] * 3, *bare])) == 4
+    assert naming.spurious_row(_labels([*bare, *cells])) == 0
+    assert naming.spurious_row(_labels([*cells, ["II"] + ["none"] * 3])) is None
+    # One mark read alike on every row (a pulse's stroke taken for "I") is no label.
+    alike = [["I"] + ["none"] * 3] * 3
+    assert naming.spurious_row(_labels([*bare, *alike])) is None
+
+
+def test_strip_labels_count_only_where_the_cells_are_read() -> None:
+    cells = [["I", "aVR", "V1", "V4"], ["II", "aVL", "V2", "V5"], ["III", "aVF", "V3", "V6"]]
+    assert naming.labels_trusted(_labels([*cells, ["V5"] + ["none"] * 3]), "3x4")
+    unlabelled = [["I"] + ["none"] * 3] * 4
+    assert not naming.labels_trusted(_labels(unlabelled), "3x4")

@@ -250,8 +250,7 @@ def find_layout(
     hint = _gain_hint(speed_mm_s, gain_mm_mv)
     asked = parse_layout(layout) if layout is not None else None
     request = _Request(asked, hint, (speed_mm_s, gain_mm_mv), lead_order)
-    found, printed = _find(np.asarray(image), (ppm_row, ppm_col), grid, request)
-    extra = None if printed is None or asked is not None else naming.spurious_row(printed)
+    found, extra = _find(np.asarray(image), (ppm_row, ppm_col), grid, request)
     if extra is not None:
         # A row of ink with no label on a labelled page (a header line, the sheet's edge).
         try:
@@ -279,8 +278,9 @@ def _find(
     grid: Grid,
     request: _Request,
     drop: int | None = None,
-) -> tuple[Layout, naming.PageLabels | None]:
-    """The layout (and the label readings) with the trace rows found, less row ``drop``."""
+) -> tuple[Layout, int | None]:
+    """The layout with the trace rows found, less row ``drop``; and the row that seems to be
+    no trace row (:func:`_spurious`), if any."""
     ppm_row, ppm_col = ppm
     asked, lead_order = request.asked, request.lead_order
     d, ink, rows, spacing = _rows(image, grid, asked)
@@ -322,4 +322,16 @@ def _find(
     )
     log.info("layout %s (%s order), %d rows, %.2f s, pulses %s, pulse gain %s", result.name,
              order, len(rows), total_s, search.side, settled.pulse_gain_mm_mv)  # fmt: skip
-    return result, printed
+    extra = None if printed is None or asked is not None else _spurious(printed, traces, count)
+    return result, extra
+
+
+def _spurious(printed: naming.PageLabels, traces: Traces, count: naming.RowCount) -> int | None:
+    """The edge row the labels show to be no trace row (:func:`naming.spurious_row`), unless
+    it is a rhythm strip that repeats a cell above it (some printers leave those unlabelled)."""
+    extra = naming.spurious_row(printed)
+    n_main = N_MAIN_STRIPS.get(count.base, 1)
+    if extra is not None and extra >= n_main and count.base in ("3x4", "6x2"):
+        if traces.best_cell(extra, n_main, N_COLUMNS[count.base]).fit >= 0.3:
+            return None
+    return extra

@@ -109,8 +109,9 @@ def lead_from_label(reading: Reading, taken: Sequence[str] = ()) -> str | None:
 
 def spurious_row(labels: PageLabels) -> int | None:
     """The top or bottom row that is no trace row, if the labels show one: no label at any
-    of its quarters (each read ``none`` at p >= 0.95) on a page where at least half the other
-    rows carry a label read surely. None otherwise."""
+    of its quarters (each read ``none`` at p >= 0.95) on a page where the other rows carry
+    labels read surely, naming at least half as many different leads as there are rows. None
+    otherwise."""
 
     def bare(r: int) -> bool:
         return all(x.p("none") >= 0.95 for x in labels.readings[r])
@@ -118,12 +119,33 @@ def spurious_row(labels: PageLabels) -> int | None:
     def labelled(r: int) -> bool:
         return any(x.best[0] != "none" and x.best[1] >= LABEL_SURE for x in labels.readings[r])
 
+    def lead(r: int) -> str:
+        read = [x.best for x in labels.readings[r] if x.best[0] != "none"]
+        return label_lead(max(read, key=lambda b: b[1])[0])
+
     n = len(labels.readings)
     for r in (n - 1, 0):
-        others = [k for k in range(n) if k != r]
-        if n > 1 and bare(r) and sum(map(labelled, others)) >= 0.5 * len(others):
+        others = [k for k in range(n) if k != r and labelled(k)]
+        # Labels name different leads: one mark read alike on every row (a pulse's stroke
+        # read as I) is no label.
+        if n > 1 and bare(r) and len({lead(k) for k in others}) >= 0.5 * (n - 1):
             return r
     return None
+
+
+def labels_trusted(labels: PageLabels, base: str) -> bool:
+    """Whether the main rows' readings show the labels ``base`` prints (in either order) in
+    at least 60 % of its cells: only then do the rhythm strips' readings count."""
+    if base not in ("3x4", "6x2"):
+        return True
+    n_cols = N_COLUMNS[base]
+    grids = [cell_labels(base, o, ()) for o in LEAD_ORDERS]
+    hits = []
+    for r in range(min(N_MAIN_STRIPS[base], len(labels.readings))):
+        for k in range(n_cols):
+            reading = labels.readings[r][k * 4 // n_cols]
+            hits.append(max(reading.p(g[r][k]) for g in grids))
+    return bool(hits) and float(np.mean(hits)) >= 0.6
 
 
 def limb_misfit(traces: Traces, base: str, order: str) -> float:
@@ -200,11 +222,14 @@ def lead_order(traces: Traces, base: str, labels: PageLabels | None = None) -> s
 def rhythm_names(
     traces: Traces, base: str, order: str, n_rhythm: int, labels: PageLabels | None = None
 ) -> tuple[str, ...]:
-    """The leads of the rhythm strips: the one each strip's label names, else the cell it
-    repeats, else the usual II, V1, V5."""
+    """The leads of the rhythm strips: the one each strip's label names (on a page whose cell
+    labels are read, :func:`labels_trusted`), else the cell it repeats, else the usual II, V1,
+    V5."""
     n_main, n_cols = N_MAIN_STRIPS[base], N_COLUMNS[base]
     main_labels = cell_labels(base, order, ())
     named: list[str] = []
+    if labels is not None and not labels_trusted(labels, base):
+        labels = None  # the cells' labels are not read: neither are the strips'.
     for strip in range(n_main, n_main + n_rhythm):
         best = traces.best_cell(strip, n_main, n_cols)
         lead = label_lead(main_labels[best.row][best.col])

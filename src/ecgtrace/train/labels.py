@@ -11,6 +11,7 @@ which the geometric ones would move).
 from __future__ import annotations
 
 import io
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -80,10 +81,13 @@ def build_label_net(config: LabelNetConfig | None = None) -> LabelNet:
 
 def _hits_label(spot: Spot, ppm: float, boxes: Sequence[Box]) -> bool:
     """Whether the window at ``spot`` overlaps any of the label ``boxes`` (px)."""
-    c0 = spot.start_col - (WINDOW_BEFORE_MM + 1.0) * ppm
-    c1 = spot.start_col + (WINDOW_AFTER_MM + 1.0) * ppm
-    r0, r1 = spot.baseline_row - 14.0 * ppm, spot.baseline_row + 3.0 * ppm
-    return any(b.left < c1 and b.right > c0 and b.top < r1 and b.bottom > r0 for b in boxes)
+    window = Box(
+        spot.baseline_row - 14.0 * ppm,
+        spot.start_col - (WINDOW_BEFORE_MM + 1.0) * ppm,
+        spot.baseline_row + 3.0 * ppm,
+        spot.start_col + (WINDOW_AFTER_MM + 1.0) * ppm,
+    )
+    return any(window.intersects(b) for b in boxes)
 
 
 def page_examples(
@@ -230,8 +234,6 @@ def export_label_net(model: LabelNet, path: Path, *, meta: dict[str, object]) ->
 
 def load_label_net(path: Path) -> LabelNet:
     """The PyTorch model (eval mode) exported with the ONNX model ``path``."""
-    import json
-
     meta = json.loads(Path(path).with_suffix(".json").read_text())
     model = build_label_net(LabelNetConfig(widths=tuple(meta["model"]["widths"])))
     model.load_state_dict(torch.load(torch_weights_path(path), map_location="cpu"))

@@ -89,7 +89,9 @@ def _lookup(spec: _Spectrum, f: NDArray) -> tuple[NDArray[np.float64], NDArray[n
     """Peak SNR and refined frequency (cycles/px) near each frequency in ``f`` (cycles/px).
 
     Searches +-0.6 unpadded bins around each, takes the padded maximum, refines it by a parabola
-    on the log magnitude, and divides by the local noise floor.
+    on the log magnitude, and divides by the local noise floor. A maximum on the window's edge
+    is the flank of a peak further off, not a peak here: its SNR reads 1 (aliased lines of a
+    low-DPI grid put such flanks beside every odd harmonic of twice the true period).
     """
     mag, m, n = spec.magnitude, spec.padded_len, spec.n
     pad = m / n
@@ -97,12 +99,14 @@ def _lookup(spec: _Spectrum, f: NDArray) -> tuple[NDArray[np.float64], NDArray[n
     reach = max(1, round(0.6 * pad))
     offs = np.arange(-reach, reach + 1)
     idx = np.clip(np.round(centre)[:, None].astype(np.intp) + offs[None, :], 1, mag.size - 2)
-    k = idx[np.arange(idx.shape[0]), np.argmax(mag[idx], axis=1)]
+    at = np.argmax(mag[idx], axis=1)
+    k = idx[np.arange(idx.shape[0]), at]
+    flank = (at == 0) | (at == offs.size - 1)
     y0, y1, y2 = (np.log(mag[k + d] + 1e-300) for d in (-1, 0, 1))
     shift = np.clip(_parabolic_offsets(y0, y1, y2), -0.5, 0.5)
     fk = (k + shift) / m
     nb = np.clip(np.round(fk * n).astype(np.intp), 0, spec.floor.size - 1)
-    return mag[k] / spec.floor[nb], fk
+    return np.where(flank, 1.0, mag[k] / spec.floor[nb]), fk
 
 
 def _phase(profile: NDArray[np.float64], period: float) -> float:
@@ -222,10 +226,21 @@ def _free_fundamental(spec: _Spectrum, f_hi: float, *, max_px_per_mm: float) -> 
             break
         harm = np.arange(1, max(1, int(ceiling / f0)) + 1)
         snr, _ = _lookup(spec, f0 * harm)
+        if k > 1 and _beat_subharmonic(harm, snr):
+            continue
         score = float(np.sum(np.minimum(np.log(np.maximum(snr, 1e-3)), math.log(s_star)) - thr))
         if score > best_score + 1e-9:
             best_score, best_f0 = score, f0
     return best_f0
+
+
+def _beat_subharmonic(harm: NDArray[np.int_], snr: NDArray[np.float64]) -> bool:
+    """Whether a fundamental's comb is really ``j`` times its frequency's (j = 2..5), its first
+    harmonic a stray: the harmonics found beyond the first are all multiples of ``j``. The
+    lowest frequency also carries beats that are no grid (JPEG's 16 px chroma blocks against
+    5 mm lines make a 10 mm one at about 120 DPI)."""
+    extra = harm[1:][snr[1:] >= HIT_SNR]
+    return extra.size == 0 or any(bool(np.all(extra % j == 0)) for j in range(2, 6))
 
 
 def _finish(
@@ -245,15 +260,11 @@ def _finish(
     ``forced``: ``f0`` is known to be the 5 mm period's fundamental.
     """
     n = profile.size
-    n_h = max(1, int(f_hi / f0))
-    harm = np.arange(1, min(n_h, MAX_HARMONICS) + 1)
-    snr, fk = _lookup(spec, f0 * harm)
-    hit = (snr >= hit_snr) & (f0 * harm >= 2.0 / n)
-    if hit.sum() == 0:
+    n_h = min(max(1, int(f_hi / f0)), MAX_HARMONICS)
+    refined = _refine_fundamental(spec, f0, n_h, hit_snr=hit_snr)
+    if refined is None:
         return None
-    # Weighted least squares of f_k = k * f0 over the harmonics present (weights ~ SNR^2).
-    w = np.where(hit, np.minimum(snr, 1e3) ** 2, 0.0)
-    f0 = float(np.sum(w * harm * fk) / np.sum(w * harm**2))
+    f0, harm, snr, hit = refined
     period = 1.0 / f0
     major = _minor_lines_seen(snr, harm)
     if major or forced:
@@ -284,6 +295,35 @@ def _finish(
         n_harmonics=int(harm.size),
         alternatives=reading.alternatives,
     )
+
+
+def _refine_fundamental(
+    spec: _Spectrum, f0: float, n_h: int, *, hit_snr: float
+) -> tuple[float, NDArray[np.int_], NDArray[np.float64], NDArray[np.bool_]] | None:
+    """``f0`` (cycles/px) refined from its harmonics 1..``n_h``: (f0, harmonics, their SNR,
+    which were found); None when none is.
+
+    A weighted least squares of f_k = k * f0 over the harmonics present (weights ~ SNR^2),
+    taken in rounds that double the highest harmonic: each peak is only looked for within
+    +-0.6 bins of where the previous round puts it, so a first guess a few tenths of a per cent
+    off (blur leaves only the low harmonics sharp) is pulled in by the low harmonics first
+    instead of locking the high ones onto noise beside their peaks.
+    """
+    ceiling = 2
+    while True:
+        top = min(ceiling, n_h)
+        harm = np.arange(1, top + 1)
+        snr, fk = _lookup(spec, f0 * harm)
+        hit = (snr >= hit_snr) & (f0 * harm >= 2.0 / spec.n)
+        if hit.sum() == 0:
+            if top == n_h:
+                return None
+        else:
+            w = np.where(hit, np.minimum(snr, 1e3) ** 2, 0.0)
+            f0 = float(np.sum(w * harm * fk) / np.sum(w * harm**2))
+        if top == n_h:
+            return f0, harm, snr, hit
+        ceiling *= 2
 
 
 def _read_one_kind(

@@ -185,8 +185,18 @@ def _chain(
     return page, tuple(applied)
 
 
-def photo_style(page: Rendered, *, rng: Rng = None) -> tuple[Rendered, tuple[str, ...]]:
-    """A phone photo of the printed page: (the page, the names of what was applied)."""
+# What moves pixels in the two recipes; ``flat=True`` leaves them out.
+_MOVING = frozenset({"curl", "on_background", "lens", "downscale"})
+
+
+def photo_style(
+    page: Rendered, *, rng: Rng = None, flat: bool = False
+) -> tuple[Rendered, tuple[str, ...]]:
+    """A phone photo of the printed page: (the page, the names of what was applied).
+
+    ``flat``: only what leaves every pixel where it is (paper, light, ink, noise, compression;
+    no sheet on a desk, curl or lens), for training data cut at the truth's coordinates.
+    """
     from ecgtrace.render import degrade as d
 
     rng = np.random.default_rng(rng)
@@ -206,22 +216,26 @@ def photo_style(page: Rendered, *, rng: Rng = None) -> tuple[Rendered, tuple[str
         ("sensor_noise", d.sensor_noise, 0.8),
         ("jpeg", d.jpeg, 1.0),
     ]
-    return _chain(page, steps, rng)
+    return _chain(page, [s for s in steps if not (flat and s[0] in _MOVING)], rng)
 
 
-def scan_style(page: Rendered, *, rng: Rng = None) -> tuple[Rendered, tuple[str, ...]]:
+def scan_style(
+    page: Rendered, *, rng: Rng = None, flat: bool = False
+) -> tuple[Rendered, tuple[str, ...]]:
     """An office scan of the printed page: skewed, sometimes turned, banded, black-and-white
-    (thresholded or dithered) or grey, at a scanner's resolution."""
+    (thresholded or dithered) or grey, at a scanner's resolution. ``flat`` as in
+    :func:`photo_style` (no turn, skew or downscale)."""
     from ecgtrace.render import degrade as d
 
     rng = np.random.default_rng(rng)
     turns = int(rng.choice(4, p=[0.85, 0.05, 0.05, 0.05]))
     applied: list[str] = []
-    if turns:
+    if turns and not flat:
         page = quarter_turn(page, turns)
         applied.append(f"turn{90 * turns}")
-    page = d.rotate(page, degrees=float(rng.uniform(-3, 3)))
-    applied.append("rotate")
+    if not flat:
+        page = d.rotate(page, degrees=float(rng.uniform(-3, 3)))
+        applied.append("rotate")
     steps: list[Step] = [
         ("paper_texture", d.paper_texture, 0.3),
         ("creases", d.creases, 0.3),
@@ -230,7 +244,7 @@ def scan_style(page: Rendered, *, rng: Rng = None) -> tuple[Rendered, tuple[str,
         ("faded", d.faded, 0.4),
         ("downscale", d.downscale, 0.4),
     ]
-    page, more = _chain(page, steps, rng)
+    page, more = _chain(page, [s for s in steps if not (flat and s[0] in _MOVING)], rng)
     applied += more
     ink = rng.random()
     if ink < 0.4:

@@ -4,8 +4,9 @@ Examples are label windows cut from rendered pages at each cell's start (the lab
 ``none`` where the page has no labels) and at random places inside cells (``none``), with the
 anchor jittered by up to a millimetre or two and the scale by a few per cent, as a page's found
 baselines and pitch are. Pages come from a PTB-XL split, every style and font the renderer
-knows, half of them through the non-geometric degradations (the window's anchor is the truth's,
-which the geometric ones would move).
+knows: 20 % clean, 30 % through the non-geometric degradations, 25 % each as flat photos and
+scans (:func:`~ecgtrace.render.photo.photo_style` and ``scan_style`` with ``flat=True``: the
+window's anchor is the truth's, which moving the pixels would shift).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ecgtrace.layout.labels import (
 )
 from ecgtrace.render.degrade import GEOMETRIC, random_degradations
 from ecgtrace.render.page import render_page
+from ecgtrace.render.photo import photo_style, scan_style
 from ecgtrace.render.spec import random_spec
 from ecgtrace.render.truth import Rendered
 from ecgtrace.train.export import onnx_bytes, torch_weights_path
@@ -140,8 +142,11 @@ def label_examples(
         rec = load_record(ecg_id, fs=rates[int(rng.integers(len(rates)))])
         spec = random_spec(rng, overlap=float(rng.uniform(0.0, 1.0)), dpi=dpi)
         page = render_page(rec.p_signal, rec.fs, spec, rng=rng)
-        if rng.random() < 0.5:
+        look = rng.random()
+        if look < 0.3:
             page, _ = random_degradations(page, rng=rng, p=0.35, exclude=GEOMETRIC)
+        elif look < 0.8:
+            page, _ = (photo_style if look < 0.55 else scan_style)(page, rng=rng, flat=True)
         w, c = page_examples(page, rng)
         windows += w
         classes += c

@@ -261,10 +261,10 @@ def _finish(
     """
     n = profile.size
     n_h = min(max(1, int(f_hi / f0)), MAX_HARMONICS)
-    refined = _refine_fundamental(spec, f0, n_h, hit_snr=hit_snr)
-    if refined is None:
+    comb = _refine_fundamental(spec, f0, n_h, hit_snr=hit_snr)
+    if comb is None:
         return None
-    f0, harm, snr, hit = refined
+    f0, harm, snr, hit = comb
     period = 1.0 / f0
     major = _minor_lines_seen(snr, harm)
     if major or forced:
@@ -278,11 +278,11 @@ def _finish(
     px_mm, major = reading.px_per_mm, reading.major
     if n < 12 * px_mm * MAJOR_MM:  # few periods: refine from the lines' positions
         minor_comb = major or (forced and period / MAJOR_MM >= 3.0)
-        comb = px_mm * MINOR_MM if minor_comb else period
-        refined = _refine_by_lines(profile, comb)
+        pitch = px_mm * MINOR_MM if minor_comb else period
+        refined = _refine_by_lines(profile, pitch)
         if refined is not None:
-            px_mm *= refined / comb
-            period *= refined / comb
+            px_mm *= refined / pitch
+            period *= refined / pitch
     phase = _phase(profile, px_mm * MAJOR_MM if (major or forced) else period)
     return AxisFit(
         period_px=period,

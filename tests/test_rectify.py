@@ -117,3 +117,14 @@ def test_a_faint_photo_grid_is_found_in_the_equalised_view() -> None:
     assert found.grid.found and found.grid.view == "equalised"
     assert found.layout.name == "3x4+II"
     assert found.layout.calibration.pulse_gain_mm_mv == pytest.approx(10.0, rel=0.05)
+
+
+def test_dithered_scan_saved_as_jpeg_is_descreened(shared_data: None) -> None:
+    # JPEG turns half of a dithered page's black dots grey; it is still a halftone to undo.
+    from ecgtrace.bench.page_sources import rendered_case
+    from ecgtrace.rectify import halftone
+
+    case = rendered_case(7, 4, dpi=(100.0, 200.0), style="scan", split="validation")
+    assert {"dither", "jpeg"} <= set(case.degradations)
+    assert halftone(case.page.image)
+    assert rectify(case.page.image)[1].descreened

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from ecgtrace.bench import ecgtizer as ez
 from ecgtrace.bench.pages import FS, PageResult, resample, score_page
-from ecgtrace.data import available_fs, load_record, split_ids
+from ecgtrace.data import Split, available_fs, load_record, split_ids
 from ecgtrace.leads import LEAD_NAMES, layout_name
 from ecgtrace.render import Rendered, random_spec, render_page
 from ecgtrace.render.degrade import random_degradations
@@ -114,9 +114,14 @@ def ecgtizer_pages(
 
 
 @functools.cache
+def ids_500(split: Split = "test") -> tuple[int, ...]:
+    """The ecg ids of ``split`` present at 500 Hz, ascending (fold 10 by default)."""
+    return tuple(i for i in split_ids(split) if 500 in available_fs(i))
+
+
 def fold10_ids_500() -> tuple[int, ...]:
     """The fold-10 (test split) ecg ids present at 500 Hz, ascending."""
-    return tuple(i for i in split_ids("test") if 500 in available_fs(i))
+    return ids_500("test")
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +147,7 @@ def rendered_case(
     overlap_share: float = 0.5,
     degrade_share: float = 0.5,
     style: str = "mixed",
+    split: Split = "test",
 ) -> RenderedCase:
     """Draw rendered page ``index`` of ``seed``, from ``default_rng([seed, index])`` alone.
 
@@ -155,13 +161,14 @@ def rendered_case(
     otherwise it is clean. ``style`` ``photo`` or ``scan`` replaces those degradations by
     :func:`~ecgtrace.render.photo.photo_style` (the printed page photographed on a desk) or
     :func:`~ecgtrace.render.photo.scan_style` (an office scan); ``clean`` draws none. Nothing
-    depends on the method, so every method sees the same page.
+    depends on the method, so every method sees the same page. ``split`` ``validation`` (fold
+    9) draws the records to tune on; the benchmark's fold 10 is only ever measured.
     """
     if style not in PAGE_STYLES:
         raise ValueError(f"unknown page style {style!r}; choose from {', '.join(PAGE_STYLES)}")
-    ids = fold10_ids_500()
+    ids = ids_500(split)
     if not ids:
-        raise ValueError("no fold-10 record at 500 Hz in the shared data")
+        raise ValueError(f"no {split}-split record at 500 Hz in the shared data")
     rng = np.random.default_rng([seed, index])
     ecg_id = ids[int(rng.integers(len(ids)))]
     rich = rng.random() < overlap_share

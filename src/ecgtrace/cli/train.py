@@ -170,7 +170,8 @@ def train_labels_command(
             "validation_accuracy": round(result.val_accuracy, 4),
             "validation_label_accuracy": round(result.val_label_accuracy, 4),
             "train_wall_s": round(result.wall_s),
-            "data": "PTB-XL training folds 1-8 (validation: fold 9), rendered by ecgtrace.render",
+            "data": "PTB-XL training folds 1-8 (validation: fold 9), rendered by ecgtrace.render; "
+            "25 % each as flat photo and scan styles",
         }
         tl.export_label_net(result.model, export, meta=meta)
         out.print(f"{export}: ONNX model written")

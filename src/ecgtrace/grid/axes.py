@@ -62,9 +62,16 @@ def refit_weaker(
     refit = fit_axis(
         p_weak, expect=strong.px_per_mm, minor_only=minor_only, min_px_per_mm=lo, max_px_per_mm=hi
     )
-    if refit is not None:
+    # A weak axis that already agrees keeps its reading unless the refit does too: where the
+    # axis shows its 1 mm lines only, the forced 5 mm search can lock onto stray peaks.
+    if refit is not None and (weak is None or not _near(weak, strong) or _near(refit, weak)):
         weak = refit if weak is None else _keep_reading(refit, weak)
     return (strong, weak) if row_stronger else (weak, strong)
+
+
+def _near(a: AxisFit, b: AxisFit) -> bool:
+    """Whether two readings agree within 3 %."""
+    return abs(math.log(a.px_per_mm / b.px_per_mm)) < 0.03
 
 
 def _keep_reading(new: AxisFit, old: AxisFit) -> AxisFit:

@@ -204,5 +204,5 @@ def deskew(image: NDArray, angle_deg: float, *, border: float = 0.0) -> NDArray:
         (cols, rows),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_CONSTANT,
-        borderValue=border,
+        borderValue=(border,) * 4,  # a bare number fills the first channel only (red corners)
     )

@@ -16,10 +16,10 @@ _STRIDE = 5  # sampling stride: prime to the 8 px dither tiles, so every phase i
 _CHROMA = 40  # a 99th-percentile channel spread above this (0-255) is a colour image
 _PAPER = 200  # grey levels below this are printed
 _BLACK = 100  # and below this black
-_BW_SHARE = 0.5  # this share of the printed pixels black makes a page black-and-white
+_BW_SHARE = 0.4  # this share of the printed pixels black makes a page black-and-white
 _WINDOW = 512  # half the side (px) of the central window the dots are counted in
 _ISOLATED = 0.1  # this share of black pixels standing alone makes a halftone
-_DESCREEN_SIGMA_PX = 2.0  # Gaussian blur over about a dither cell at scanning resolutions
+_DESCREEN_SIGMA_PX = 1.2  # Gaussian blur (px): enough to merge dither dots, not thin pens away
 
 
 def black_and_white(image: NDArray[np.uint8]) -> bool:

@@ -166,8 +166,8 @@ def _upright(
     img: NDArray[np.uint8], rect: Rectification, options: DigitizeOptions, name: str
 ) -> tuple[NDArray[np.uint8], Rectification, Grid, Layout, float]:
     """Grid and layout of the rectified page, the right way up, and the seconds spent on the
-    grid (deskew and unwarp included): a photographed or turned page without calibration
-    pulses is also read upside down, and kept so if pulses show there."""
+    grid (deskew and unwarp included): a photographed, turned or gridless page without
+    calibration pulses is also read upside down, and kept so if pulses show there."""
     t = time.perf_counter()
     img, rect, grid = _flat(img, rect, options, name)
     grid_s = time.perf_counter() - t
@@ -176,7 +176,11 @@ def _upright(
         error = None
     except DigitizeError as exc:
         found, error = None, exc
-    if (found is None or found.pulse_side == "none") and (rect.cropped or rect.turns):
+    # A scan laid on the glass upside down shows no sign of it but pulses standing under the
+    # rows, which a gridless page needs for its scale: it too is read both ways.
+    if (found is None or found.pulse_side == "none") and (
+        rect.cropped or rect.turns or not grid.found
+    ):
         flipped = np.ascontiguousarray(np.rot90(img, 2))
         grid_f = _find_grid(flipped, options.px_per_mm, name)
         try:

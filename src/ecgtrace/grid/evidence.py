@@ -46,7 +46,9 @@ def _paper(image: NDArray[np.uint8], block: int) -> NDArray[np.float32]:
     return np.maximum(np.asarray(full, np.float32).reshape(rows, cols, ch), 1.0)
 
 
-def _colour_evidence(ratio: NDArray[np.float32], step: int) -> NDArray[np.float32] | None:
+def _colour_evidence(
+    ratio: NDArray[np.float32], step: int, min_colourfulness: float
+) -> NDArray[np.float32] | None:
     """(rows, cols) darkness along the grid's chroma direction, or None on a grey page.
 
     ``ratio`` (rows, cols, 3) is each channel over the local paper level (1 on paper);
@@ -70,7 +72,7 @@ def _colour_evidence(ratio: NDArray[np.float32], step: int) -> NDArray[np.float3
     along = np.maximum(proj, 0.0)
     colourful = float(np.sum(w * along**2) / max(np.sum(w * grey[sel] ** 2), 1e-12))
     log.debug("grid colour direction %s, colourfulness %.3f", np.round(v, 3), colourful)
-    if colourful <= 0.05:
+    if colourful <= min_colourfulness:
         return None
     # v is orthogonal to grey (its entries sum to 0): darkness . v = -ratio . v
     m = (-v).astype(np.float32).reshape(1, 3)
@@ -79,11 +81,14 @@ def _colour_evidence(ratio: NDArray[np.float32], step: int) -> NDArray[np.float3
     return np.clip(ev, 0.0, max(cap, 1e-3))
 
 
-def grid_evidence(image: NDArray[np.uint8]) -> tuple[NDArray[np.float32], bool]:
+def grid_evidence(
+    image: NDArray[np.uint8], *, min_colourfulness: float = 0.05
+) -> tuple[NDArray[np.float32], bool]:
     """Grid-line evidence (rows, cols) float32 >= 0 of an RGB or grey uint8 image.
 
     Returns the evidence and whether it came from the grid's colour (True) or from plain
-    darkness (False; grey or binarised grids). See :mod:`ecgtrace.grid`.
+    darkness (False; grey or binarised grids, or a colour direction whose share of the
+    printed darkness is at most ``min_colourfulness``). See :mod:`ecgtrace.grid`.
     """
     img = np.asarray(image)
     if img.ndim == 2:
@@ -98,7 +103,7 @@ def grid_evidence(image: NDArray[np.uint8]) -> tuple[NDArray[np.float32], bool]:
     np.minimum(ratio, 1.0, out=ratio)
     step = max(1, round(math.sqrt(rows * cols / 150_000)))
     if ch == 3:
-        coloured = _colour_evidence(ratio, step)
+        coloured = _colour_evidence(ratio, step, min_colourfulness)
         if coloured is not None:
             return coloured, True
         grey = 1.0 - np.asarray(

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 _TILE_MM = 20.0  # tile side: four major periods, short enough that a curl bends little
 _MIN_CONTRAST = 0.15  # a tile's line contrast (|coefficient| / mass) below this is no reading
 _MIN_TILES = 12  # fewer good tiles than this: no mesh
+_FAINT_COLOUR = 0.015  # the colourfulness the mesh settles for before giving up
 _SMOOTHING = 10.0  # thin-plate spline smoothing (coordinates in tile units)
 _SIGNIFICANT = 3.0  # a warp's spread must exceed this many times the reading noise
 _MIN_SHIFT_PX = 0.3  # displacements all below this: the page is left as it is
@@ -164,13 +165,21 @@ def _robust_spline(points: NDArray[np.float64], values: NDArray[np.float64]) -> 
                            smoothing=_SMOOTHING, degree=1)  # fmt: skip
 
 
+def _good_tiles(ev: NDArray[np.float32], grid: Grid) -> int:
+    """How many tiles show the grid's lines along both axes (the fewer of the two)."""
+    return min(int(np.isfinite(_readings(ev, grid, axis)[1]).sum()) for axis in (0, 1))
+
+
 def fit_mesh(image: NDArray[np.uint8], grid: Grid) -> Mesh | None:
     """The displacement field that makes the grid of a deskewed RGB (rows, cols, 3) uint8
     ``image`` uniform (pitch and phase of ``grid``), or None where too few tiles show the
     grid or nothing moves by more than a fraction of a pixel."""
     if not (grid.found and np.isfinite(grid.phase_row) and np.isfinite(grid.phase_col)):
         return None
-    ev, _ = grid_evidence(image)
+    ev, coloured = grid_evidence(image)
+    if not coloured and _good_tiles(ev, grid) < _MIN_TILES:
+        # A faintly coloured grid under a colour cast: its hue still tells it from the pen.
+        ev, coloured = grid_evidence(image, min_colourfulness=_FAINT_COLOUR)
     rows, cols = ev.shape
     lattice_r = np.arange(0, rows + _LATTICE_PX, _LATTICE_PX, dtype=np.float64)
     lattice_c = np.arange(0, cols + _LATTICE_PX, _LATTICE_PX, dtype=np.float64)

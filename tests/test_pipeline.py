@@ -15,6 +15,7 @@ from ecgtrace.metrics import lead_snrs
 from ecgtrace.pipeline import digitize_pages
 from ecgtrace.recording import combine, einthoven_rms
 from ecgtrace.render import GridStyle, PageSpec, Rendered, degrade, render_page
+from ecgtrace.render.photo import quarter_turn
 
 
 def _snrs(page: Rendered, dig: Digitization) -> np.ndarray:
@@ -180,3 +181,14 @@ def test_gridless_page_is_scaled_by_its_pulses(
     assert found.layout.name == "3x4+II"
     assert (found.layout.gain_mm_mv, found.layout.speed_mm_s) == (gain_mm_mv, speed_mm_s)
     assert any("no grid found" in w for w in found.warnings)
+
+
+def test_gridless_page_scanned_upside_down_is_scaled_by_its_pulses(record: Record) -> None:
+    # Nothing on a turned gridless scan says it is upside down but pulses standing under the
+    # rows; without them it has no scale.
+    spec = PageSpec(grid=GridStyle.named("red", style="none"), calibration="left", dpi=150)
+    page = quarter_turn(render_page(record.p_signal, record.fs, spec, rng=0), 2)
+    found = digitize(page.image, source="turned.png")
+    assert found.rectification.flipped
+    assert found.grid.px_per_mm_row == pytest.approx(page.truth.px_per_mm_row, rel=0.02)
+    assert found.layout.name == "3x4+II" and found.layout.pulse_side == "left"

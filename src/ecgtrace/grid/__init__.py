@@ -15,8 +15,9 @@ The method, in four steps (no DPI or paper size is needed):
    the profile is a comb of harmonics of the 5 mm major pitch; the strongest peak and the lowest
    fundamental all of whose harmonics below it are present give the pattern's period, and the
    harmonics at multiples of 5 standing out (the 4 weaker minor lines between two majors) tell a
-   major period from a minor one. The fundamental is refined from every harmonic present (a
-   weighted least-squares fit of peak frequencies against harmonic number), to well under 0.5 %.
+   major period from a minor one. The fundamental is refined from the harmonics present (a
+   weighted least-squares fit of peak frequencies against harmonic number, in rounds that
+   double the highest harmonic used), to well under 0.5 %.
 4. **Checks.** px/mm must lie in [2, 50]; rows and cols must agree within a factor of 1.25 (else
    the ambiguous axis takes the reading that agrees); the confidence comes from the harmonics'
    signal-to-noise ratio and how many were found.

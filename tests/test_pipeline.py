@@ -35,7 +35,8 @@ def test_clean_3x4_page(page: Rendered, clean: Digitization) -> None:
     plotted = np.isfinite(page.truth.signal_plotted)
     read = np.isfinite(clean.p_signal)
     assert np.all(read <= plotted)
-    assert read[:, 1].mean() > 0.98 and read[:1200, 0].all() and not read[1300:, 0].any()
+    # The cell's first sample (2 ms) sits on its edge column: read or not by 0.05 px of pitch.
+    assert read[:, 1].mean() > 0.98 and read[1:1200, 0].all() and not read[1300:, 0].any()
     assert np.isfinite(clean.p_signal[3800:4900, 9]).all()  # V4 in 7.5-10 s
     snr = _snrs(page, clean)
     assert np.nanmean(snr) > 12.0 and np.nanmin(snr) > 5.0

@@ -182,7 +182,8 @@ def _upright(
         rect.cropped or rect.turns or not grid.found
     ):
         flipped = np.ascontiguousarray(np.rot90(img, 2))
-        grid_f = _find_grid(flipped, options.px_per_mm, name)
+        # Half a turn permutes the pixels: a grid not seen is not seen that way either.
+        grid_f = _find_grid(flipped, options.px_per_mm, name) if grid.found else grid
         try:
             other = _find_layout(flipped, grid_f, options, name)
         except DigitizeError:

@@ -309,21 +309,15 @@ def _refine_fundamental(
     off (blur leaves only the low harmonics sharp) is pulled in by the low harmonics first
     instead of locking the high ones onto noise beside their peaks.
     """
-    ceiling = 2
-    while True:
-        top = min(ceiling, n_h)
+    tops = sorted({min(2**i, n_h) for i in range(1, n_h.bit_length() + 1)})
+    for top in tops:
         harm = np.arange(1, top + 1)
         snr, fk = _lookup(spec, f0 * harm)
         hit = (snr >= hit_snr) & (f0 * harm >= 2.0 / spec.n)
-        if hit.sum() == 0:
-            if top == n_h:
-                return None
-        else:
+        if hit.any():
             w = np.where(hit, np.minimum(snr, 1e3) ** 2, 0.0)
             f0 = float(np.sum(w * harm * fk) / np.sum(w * harm**2))
-        if top == n_h:
-            return f0, harm, snr, hit
-        ceiling *= 2
+    return (f0, harm, snr, hit) if hit.any() else None
 
 
 def _read_one_kind(

@@ -165,11 +165,6 @@ def _robust_spline(points: NDArray[np.float64], values: NDArray[np.float64]) -> 
                            smoothing=_SMOOTHING, degree=1)  # fmt: skip
 
 
-def _good_tiles(ev: NDArray[np.float32], grid: Grid) -> int:
-    """How many tiles show the grid's lines along both axes (the fewer of the two)."""
-    return min(int(np.isfinite(_readings(ev, grid, axis)[1]).sum()) for axis in (0, 1))
-
-
 def fit_mesh(image: NDArray[np.uint8], grid: Grid) -> Mesh | None:
     """The displacement field that makes the grid of a deskewed RGB (rows, cols, 3) uint8
     ``image`` uniform (pitch and phase of ``grid``), or None where too few tiles show the
@@ -177,9 +172,11 @@ def fit_mesh(image: NDArray[np.uint8], grid: Grid) -> Mesh | None:
     if not (grid.found and np.isfinite(grid.phase_row) and np.isfinite(grid.phase_col)):
         return None
     ev, coloured = grid_evidence(image)
-    if not coloured and _good_tiles(ev, grid) < _MIN_TILES:
+    readings = [_readings(ev, grid, axis) for axis in (0, 1)]
+    if not coloured and min(int(np.isfinite(f).sum()) for _, f, _ in readings) < _MIN_TILES:
         # A faintly coloured grid under a colour cast: its hue still tells it from the pen.
         ev, coloured = grid_evidence(image, min_colourfulness=_FAINT_COLOUR)
+        readings = [_readings(ev, grid, axis) for axis in (0, 1)]
     rows, cols = ev.shape
     lattice_r = np.arange(0, rows + _LATTICE_PX, _LATTICE_PX, dtype=np.float64)
     lattice_c = np.arange(0, cols + _LATTICE_PX, _LATTICE_PX, dtype=np.float64)
@@ -187,8 +184,7 @@ def fit_mesh(image: NDArray[np.uint8], grid: Grid) -> Mesh | None:
     fields = []
     n_tiles = []
     unit = _TILE_MM * grid.px_per_mm  # the spline works in tile units: smoothing is scale-free
-    for axis in (0, 1):
-        centres, field, period = _readings(ev, grid, axis)
+    for axis, (centres, field, period) in enumerate(readings):
         keep = np.isfinite(field)
         shifts = field[keep]
         noise = _noise(field)

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from ecgtrace._arrays import perspective_rc, rotation_rc
 from ecgtrace.render._degradation import Rng, as_u8, degradation, smooth_field, with_image
+from ecgtrace.render.degrade import GEOMETRIC
 from ecgtrace.render.truth import Rendered
 from ecgtrace.render.warp import homography_map, remap_image, warp_page, warp_truth
 
@@ -172,21 +173,23 @@ def dither(page: Rendered, *, strength: float = 1.0, rng: Rng = None) -> Rendere
 
 
 Step = tuple[str, Callable[..., Rendered], float]
+# What moves pixels in the two recipes; ``flat=True`` leaves them out.
+_MOVING = GEOMETRIC | {"on_background", "lens"}
 
 
 def _chain(
-    page: Rendered, steps: list[Step], rng: np.random.Generator
+    page: Rendered, steps: list[Step], rng: np.random.Generator, *, flat: bool = False
 ) -> tuple[Rendered, tuple[str, ...]]:
+    """Each step with its probability, at a random strength; with ``flat`` none that moves
+    pixels (:data:`_MOVING`)."""
     applied = []
     for name, func, p in steps:
+        if flat and name in _MOVING:
+            continue
         if rng.random() < p:
             page = func(page, strength=float(rng.uniform(0.3, 1.0)), rng=rng)
             applied.append(name)
     return page, tuple(applied)
-
-
-# What moves pixels in the two recipes; ``flat=True`` leaves them out.
-_MOVING = frozenset({"curl", "on_background", "lens", "downscale"})
 
 
 def photo_style(
@@ -216,7 +219,7 @@ def photo_style(
         ("sensor_noise", d.sensor_noise, 0.8),
         ("jpeg", d.jpeg, 1.0),
     ]
-    return _chain(page, [s for s in steps if not (flat and s[0] in _MOVING)], rng)
+    return _chain(page, steps, rng, flat=flat)
 
 
 def scan_style(
@@ -244,7 +247,7 @@ def scan_style(
         ("faded", d.faded, 0.4),
         ("downscale", d.downscale, 0.4),
     ]
-    page, more = _chain(page, [s for s in steps if not (flat and s[0] in _MOVING)], rng)
+    page, more = _chain(page, steps, rng, flat=flat)
     applied += more
     ink = rng.random()
     if ink < 0.4:
